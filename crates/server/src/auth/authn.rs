@@ -1,0 +1,115 @@
+//! Resolves the caller once per request from `Authorization: Bearer ...`: a JWT access token
+//! (verified in memory) or a personal API token (looked up by its hash).
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+
+use super::{AuthUser, Authentication, Credential, Role, Scope};
+use crate::db::entities::{api_token, user};
+use crate::state::AppState;
+
+/// Prefix of personal API tokens.
+pub const API_TOKEN_PREFIX: &str = "pfa_";
+
+pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_owned());
+    let auth = match bearer {
+        None => Authentication::Anonymous,
+        Some(token) if token.starts_with(API_TOKEN_PREFIX) => api_token_auth(&state, &token).await,
+        Some(token) => jwt_auth(&state, &token),
+    };
+    req.extensions_mut().insert(auth);
+    next.run(req).await
+}
+
+fn jwt_auth(state: &AppState, token: &str) -> Authentication {
+    match state.jwt.verify(token) {
+        Ok(claims) => {
+            let Ok(role) = claims.role.parse::<Role>() else {
+                return Authentication::Invalid("access token has malformed claims");
+            };
+            let user_id = claims.sub;
+            Authentication::Authenticated(AuthUser {
+                user_id,
+                email: claims.email.clone().unwrap_or_default(),
+                role,
+                credential: Credential::Session,
+            })
+        }
+        Err(_) => Authentication::Invalid("access token is invalid or expired"),
+    }
+}
+
+async fn api_token_auth(state: &AppState, token: &str) -> Authentication {
+    let hash = preflight_security::hash_token(token);
+    let found = find_token_and_owner(&state.db, &hash).await;
+    let (tok, owner) = match found {
+        Ok(Some((tok, Some(owner)))) => (tok, owner),
+        Ok(_) => return Authentication::Invalid("API token is not valid"),
+        Err(e) => {
+            tracing::error!(error = %e, "API token lookup failed");
+            return Authentication::Invalid("API token could not be verified");
+        }
+    };
+    let now = Utc::now();
+    if tok.revoked_at.is_some() {
+        return Authentication::Invalid("API token has been revoked");
+    }
+    if tok.expires_at.is_some_and(|e| e <= now) {
+        return Authentication::Invalid("API token has expired");
+    }
+    if owner.disabled {
+        return Authentication::Invalid("the token's owner is disabled");
+    }
+    let Ok(role) = owner.role.parse::<Role>() else {
+        return Authentication::Invalid("the token's owner has an unknown role");
+    };
+    // Writing on every request would turn reads into writes; a minute's precision is enough.
+    if tok
+        .last_used_at
+        .is_none_or(|t| now - t > chrono::Duration::seconds(60))
+    {
+        let mut active: api_token::ActiveModel = tok.clone().into();
+        active.last_used_at = Set(Some(now));
+        if let Err(e) = active.update(&state.db).await {
+            tracing::warn!(error = %e, "could not record API token use");
+        }
+    }
+    Authentication::Authenticated(AuthUser {
+        user_id: owner.id,
+        email: owner.email,
+        role,
+        credential: Credential::ApiToken {
+            id: tok.id,
+            scopes: Scope::parse_list(&tok.scopes),
+        },
+    })
+}
+
+async fn find_token_and_owner(
+    db: &sea_orm::DatabaseConnection,
+    hash: &str,
+) -> Result<Option<(api_token::Model, Option<user::Model>)>, sea_orm::DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let Some(tok) = api_token::Entity::find()
+        .filter(api_token::Column::TokenHash.eq(hash))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let owner = user::Entity::find_by_id(tok.user_id).one(db).await?;
+    Ok(Some((tok, owner)))
+}

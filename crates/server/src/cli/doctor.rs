@@ -1,0 +1,393 @@
+//! `preflight doctor`: the SECURITY and DATABASE items of the checklist, checked against the
+//! current configuration and environment (in the spirit of Django's `check --deploy`).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use serde::Serialize;
+
+use crate::config::{DEFAULT_ADMIN_PASSWORD, Environment, Settings};
+
+/// Outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warning,
+    Failure,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub section: &'static str,
+    pub item: &'static str,
+    pub status: Status,
+    pub reason: String,
+}
+
+struct Findings {
+    production: bool,
+    list: Vec<Finding>,
+}
+
+impl Findings {
+    fn push(
+        &mut self,
+        section: &'static str,
+        item: &'static str,
+        status: Status,
+        reason: impl Into<String>,
+    ) {
+        self.list.push(Finding {
+            section,
+            item,
+            status,
+            reason: reason.into(),
+        });
+    }
+    /// A failure in production, a warning elsewhere (development defaults are fine locally).
+    fn prod_failure(
+        &mut self,
+        section: &'static str,
+        item: &'static str,
+        problems: Vec<String>,
+        ok: &str,
+    ) {
+        if problems.is_empty() {
+            self.push(section, item, Status::Ok, ok);
+        } else {
+            let status = if self.production {
+                Status::Failure
+            } else {
+                Status::Warning
+            };
+            self.push(section, item, status, problems.join("; "));
+        }
+    }
+}
+
+/// Pure configuration checks (no I/O): the SECURITY section.
+pub fn security_findings(s: &Settings) -> Vec<Finding> {
+    let mut f = Findings {
+        production: s.environment == Environment::Production,
+        list: Vec::new(),
+    };
+    const SEC: &str = "SECURITY";
+    let secret = s.secret_key.as_ref().map(|k| k.expose_secret());
+    let enc = s.encryption_key.as_ref().map(|k| k.expose_secret());
+    f.prod_failure(
+        SEC,
+        "SECRET_KEY is set and strong",
+        preflight_security::check_secret("SECRET_KEY", secret),
+        "set, long and not a placeholder",
+    );
+    let mut enc_problems = preflight_security::check_secret("ENCRYPTION_KEY", enc);
+    if secret.is_some() && secret == enc {
+        enc_problems.push("ENCRYPTION_KEY equals SECRET_KEY".into());
+    }
+    f.prod_failure(
+        SEC,
+        "ENCRYPTION_KEY is set and separate",
+        enc_problems,
+        "set, 32 bytes, distinct from SECRET_KEY",
+    );
+    let admin = s.admin_password.expose_secret();
+    let admin_problems = if admin == DEFAULT_ADMIN_PASSWORD {
+        vec!["ADMIN_PASSWORD is the development default".to_owned()]
+    } else {
+        preflight_security::is_weak_password(admin)
+            .map(|w| vec![format!("ADMIN_PASSWORD is weak: {w}")])
+            .unwrap_or_default()
+    };
+    f.prod_failure(
+        SEC,
+        "ADMIN_PASSWORD is changed from the default",
+        admin_problems,
+        "not the default and not weak",
+    );
+    if s.environment == Environment::Production {
+        f.push(SEC, "ENVIRONMENT=production", Status::Ok, "production");
+    } else {
+        f.push(
+            SEC,
+            "ENVIRONMENT=production",
+            Status::Warning,
+            format!("ENVIRONMENT is {}", s.environment.as_str()),
+        );
+    }
+    let mut cors = Vec::new();
+    if s.allowed_origins.is_empty() {
+        cors.push("ALLOWED_ORIGINS is empty".to_owned());
+    }
+    if s.allowed_origins.iter().any(|o| o.contains('*')) {
+        cors.push("ALLOWED_ORIGINS contains *".to_owned());
+    }
+    f.prod_failure(
+        SEC,
+        "CORS allows only listed origins",
+        cors,
+        &format!("allowed origins: {}", s.allowed_origins.join(", ")),
+    );
+    let metrics = if s.metrics_token.is_none() {
+        vec!["METRICS_TOKEN is not set".to_owned()]
+    } else {
+        vec![]
+    };
+    f.prod_failure(
+        SEC,
+        "/metrics is protected",
+        metrics,
+        "METRICS_TOKEN is set",
+    );
+    if s.redis_url.is_some() {
+        f.push(
+            SEC,
+            "REDIS_URL is configured",
+            Status::Ok,
+            "shared cache and rate limits",
+        );
+    } else {
+        f.push(
+            SEC,
+            "REDIS_URL is configured",
+            Status::Warning,
+            "not set: cache and rate limits are per process",
+        );
+    }
+    if s.rate_limit.enabled {
+        f.push(
+            SEC,
+            "Rate limiting is enabled",
+            Status::Ok,
+            format!(
+                "anonymous {}/{:?}, login {}/{:?}",
+                s.rate_limit.anonymous.burst,
+                s.rate_limit.anonymous.per,
+                s.rate_limit.login.burst,
+                s.rate_limit.login.per
+            ),
+        );
+    } else {
+        f.prod_failure(
+            SEC,
+            "Rate limiting is enabled",
+            vec!["RATE_LIMIT_ENABLED=false".into()],
+            "",
+        );
+    }
+    if s.https_configured() {
+        let how = if s.tls_cert.is_some() {
+            "native TLS (TLS_CERT/TLS_KEY)"
+        } else {
+            "terminated upstream (HTTPS_UPSTREAM=true)"
+        };
+        f.push(SEC, "HTTPS is configured", Status::Ok, how);
+    } else {
+        f.prod_failure(
+            SEC,
+            "HTTPS is configured",
+            vec!["neither TLS_CERT/TLS_KEY nor HTTPS_UPSTREAM=true".into()],
+            "",
+        );
+    }
+    f.push(
+        SEC,
+        ".env is not committed",
+        env_file_status().0,
+        env_file_status().1,
+    );
+    f.list
+}
+
+/// Whether a `.env` in the working directory is kept out of git.
+fn env_file_status() -> (Status, String) {
+    let env_exists = std::path::Path::new(".env").exists();
+    if !env_exists {
+        return (Status::Ok, "no .env in the working directory".into());
+    }
+    let ignored = std::fs::read_to_string(".gitignore")
+        .map(|g| {
+            g.lines()
+                .any(|l| matches!(l.trim(), ".env" | "/.env" | ".env*" | "*.env"))
+        })
+        .unwrap_or(false);
+    if ignored || !std::path::Path::new(".git").exists() {
+        (Status::Ok, ".env exists and is ignored by git".into())
+    } else {
+        (
+            Status::Failure,
+            ".env exists but .gitignore does not list it".into(),
+        )
+    }
+}
+
+async fn database_findings(s: &Settings) -> Vec<Finding> {
+    let mut f = Findings {
+        production: s.environment == Environment::Production,
+        list: Vec::new(),
+    };
+    const DB: &str = "DATABASE";
+    if s.is_postgres() {
+        f.push(
+            DB,
+            "DATABASE_URL points at the production database",
+            Status::Ok,
+            "PostgreSQL",
+        );
+    } else {
+        f.prod_failure(
+            DB,
+            "DATABASE_URL points at the production database",
+            vec!["SQLite file: fine for one instance, not for replicas".into()],
+            "",
+        );
+    }
+    let connect = tokio::time::timeout(Duration::from_secs(10), crate::db::connect(&s.db)).await;
+    match connect {
+        Ok(Ok(db)) => {
+            f.push(DB, "Database is reachable", Status::Ok, "connected");
+            match crate::db::pending_migrations(&db).await {
+                Ok(p) if p.is_empty() => f.push(
+                    DB,
+                    "All migrations are applied",
+                    Status::Ok,
+                    "schema at head",
+                ),
+                Ok(p) => f.push(
+                    DB,
+                    "All migrations are applied",
+                    Status::Failure,
+                    format!("{} pending: {}", p.len(), p.join(", ")),
+                ),
+                Err(e) => f.push(
+                    DB,
+                    "All migrations are applied",
+                    Status::Failure,
+                    format!("cannot read migration status: {e}"),
+                ),
+            }
+        }
+        Ok(Err(e)) => {
+            f.push(DB, "Database is reachable", Status::Failure, format!("{e}"));
+            f.push(
+                DB,
+                "All migrations are applied",
+                Status::Failure,
+                "database unreachable",
+            );
+        }
+        Err(_) => {
+            f.push(
+                DB,
+                "Database is reachable",
+                Status::Failure,
+                "no connection within 10 s",
+            );
+            f.push(
+                DB,
+                "All migrations are applied",
+                Status::Failure,
+                "database unreachable",
+            );
+        }
+    }
+    f.push(
+        DB,
+        "Indexes are created",
+        Status::Ok,
+        "every foreign key and lookup column is indexed by the migrations",
+    );
+    let pool = format!(
+        "pool {}..{} connections",
+        s.db.min_connections, s.db.max_connections
+    );
+    f.push(DB, "Connection pool is configured", Status::Ok, pool);
+    f.push(
+        DB,
+        "Timeouts are configured",
+        Status::Ok,
+        format!(
+            "connect {:?}, acquire {:?}, idle {:?}, statement {:?}{}",
+            s.db.connect_timeout,
+            s.db.acquire_timeout,
+            s.db.idle_timeout,
+            s.db.statement_timeout,
+            if s.is_postgres() {
+                ""
+            } else {
+                " (statement timeout applies to PostgreSQL only)"
+            }
+        ),
+    );
+    f.push(
+        DB,
+        "Query logging is configured (optional)",
+        Status::Ok,
+        if s.db.log_queries {
+            format!(
+                "queries logged; slow ones (> {:?}) warned",
+                s.db.slow_query_threshold
+            )
+        } else {
+            format!(
+                "off; slow queries (> {:?}) are still warned",
+                s.db.slow_query_threshold
+            )
+        },
+    );
+    if let Some(url) = &s.redis_url {
+        let ok = preflight_kv::connect_redis(url.expose_secret(), Duration::from_secs(3)).await;
+        match ok {
+            Ok(_) => f.push(DB, "Redis is reachable", Status::Ok, "connected"),
+            Err(e) => f.push(DB, "Redis is reachable", Status::Failure, e.to_string()),
+        }
+    }
+    f.list
+}
+
+pub async fn run(settings: &mut Settings, json: bool) -> ExitCode {
+    // Doctor reports on the configuration as given: development keys are not generated here.
+    let mut findings = security_findings(settings);
+    findings.extend(database_findings(settings).await);
+    let failed = findings.iter().any(|f| f.status == Status::Failure);
+    if json {
+        let doc = serde_json::json!({
+            "environment": settings.environment.as_str(),
+            "ok": !failed,
+            "findings": findings,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        let mut section = "";
+        for f in &findings {
+            if f.section != section {
+                section = f.section;
+                println!("{section}");
+            }
+            let mark = match f.status {
+                Status::Ok => "ok     ",
+                Status::Warning => "warning",
+                Status::Failure => "FAILURE",
+            };
+            println!("  [{mark}] {}: {}", f.item, f.reason);
+        }
+        println!(
+            "{} ok, {} warning(s), {} failure(s)",
+            findings.iter().filter(|f| f.status == Status::Ok).count(),
+            findings
+                .iter()
+                .filter(|f| f.status == Status::Warning)
+                .count(),
+            findings
+                .iter()
+                .filter(|f| f.status == Status::Failure)
+                .count()
+        );
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,130 @@
+//! Command-line interface: `serve` and the operator commands.
+
+mod admin;
+mod doctor;
+mod healthcheck;
+mod migrate;
+mod rotate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "preflight",
+    version,
+    about = "Production-readiness checklists made executable"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the HTTP service (the default).
+    Serve,
+    /// Database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: migrate::Action,
+    },
+    /// Check the SECURITY and DATABASE items of the checklist for this configuration.
+    Doctor {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Exit 0 when the local service answers /health/live (for container HEALTHCHECK).
+    Healthcheck {
+        /// URL to probe; default http://HOST:PORT/health/live (0.0.0.0 is probed as 127.0.0.1).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Re-encrypt every encrypted field from ENCRYPTION_KEY_PREVIOUS to ENCRYPTION_KEY.
+    RotateEncryptionKey,
+    /// User administration from the shell (e.g. a lost admin password).
+    Admin {
+        #[command(subcommand)]
+        action: admin::Action,
+    },
+}
+
+fn load_settings() -> Result<Settings, ExitCode> {
+    Settings::from_env().map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+/// Runs a parsed command line; the exit code says how it went.
+pub async fn run(cli: Cli) -> ExitCode {
+    let mut settings = match load_settings() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let command = cli.command.unwrap_or(Command::Serve);
+    if !matches!(command, Command::Healthcheck { .. }) {
+        let format = match command {
+            Command::Serve => settings.log_format,
+            _ => crate::config::LogFormat::Pretty,
+        };
+        crate::telemetry::init(&settings.log_level, format);
+    }
+    let result = match command {
+        Command::Serve => serve(&mut settings).await,
+        Command::Migrate { action } => migrate::run(&settings, action).await,
+        Command::Doctor { json } => return doctor::run(&mut settings, json).await,
+        Command::Healthcheck { url } => return healthcheck::run(&settings, url).await,
+        Command::RotateEncryptionKey => rotate::run(&mut settings).await,
+        Command::Admin { action } => admin::run(&mut settings, action).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: &mut Settings) -> anyhow::Result<()> {
+    let start = std::time::Instant::now();
+    match settings.check_for_start() {
+        Ok(warnings) => {
+            for w in warnings {
+                tracing::warn!(problem = %w, "insecure setting (refused in production)");
+            }
+        }
+        Err(e) => {
+            anyhow::bail!("refusing to start in production:\n{e}");
+        }
+    }
+    crate::keys::ensure_dev_keys(settings)?;
+    let handle = crate::metrics::install();
+    let state = crate::startup::build_state(settings.clone(), handle).await?;
+    crate::api::users::bootstrap_admin(&state).await?;
+    if let Some(h) = state.metrics.clone() {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                h.run_upkeep();
+            }
+        });
+    }
+    tracing::info!(
+        environment = settings.environment.as_str(),
+        startup_ms = start.elapsed().as_millis() as u64,
+        "ready"
+    );
+    crate::startup::serve(state).await
+}
+
+/// Connects to the database for an operator command (no migrations applied implicitly).
+async fn connect(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    crate::db::ensure_sqlite_dir(&settings.db.url)?;
+    Ok(crate::db::connect(&settings.db).await?)
+}

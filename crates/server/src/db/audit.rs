@@ -1,0 +1,54 @@
+//! Writing the append-only audit log. Callers pass their transaction so the entry commits or
+//! rolls back together with the change it records.
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, NotSet, Set};
+use uuid::Uuid;
+
+use super::entities::audit_log;
+
+/// Who made a change.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: Option<Uuid>,
+    pub label: String,
+}
+
+impl Actor {
+    pub fn system() -> Self {
+        Self {
+            id: None,
+            label: "system".into(),
+        }
+    }
+}
+
+/// One audit entry to record.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub action: &'a str,
+    pub target_type: &'a str,
+    pub target_id: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub comment: Option<String>,
+}
+
+pub async fn record<C: ConnectionTrait>(db: &C, actor: &Actor, e: Entry<'_>) -> Result<(), DbErr> {
+    audit_log::ActiveModel {
+        id: NotSet,
+        at: Set(Utc::now()),
+        actor_id: Set(actor.id),
+        actor: Set(actor.label.clone()),
+        action: Set(e.action.to_owned()),
+        target_type: Set(e.target_type.to_owned()),
+        target_id: Set(e.target_id),
+        before: Set(e.before),
+        after: Set(e.after),
+        comment: Set(e.comment),
+        request_id: Set(crate::http::request_id::current()),
+    }
+    .insert(db)
+    .await
+    .map(|_| ())
+}

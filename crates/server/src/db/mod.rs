@@ -1,0 +1,108 @@
+//! Database access: connecting with the configured pool, migrations, and the audit log.
+
+pub mod audit;
+pub mod encrypted;
+pub mod entities;
+
+use std::time::Duration;
+
+use preflight_migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+
+use crate::config::DbSettings;
+
+/// Opens the pool with the configured size and timeouts. SQLite gets WAL mode, a busy timeout
+/// and enforced foreign keys; PostgreSQL gets a `statement_timeout`.
+pub async fn connect(s: &DbSettings) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = ConnectOptions::new(s.url.clone());
+    opts.max_connections(s.max_connections)
+        .min_connections(s.min_connections)
+        .connect_timeout(s.connect_timeout)
+        .acquire_timeout(s.acquire_timeout)
+        .idle_timeout(s.idle_timeout)
+        .sqlx_logging(s.log_queries)
+        .sqlx_logging_level(tracing::log::LevelFilter::Debug)
+        .sqlx_slow_statements_logging_settings(
+            tracing::log::LevelFilter::Warn,
+            s.slow_query_threshold,
+        );
+    if is_postgres_url(&s.url) {
+        opts.statement_timeout(s.statement_timeout)
+            .set_application_name("preflight");
+    } else {
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    }
+    Database::connect(opts).await
+}
+
+/// Whether a database URL names PostgreSQL.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Creates the directory of a SQLite file URL so the first start needs no setup.
+pub fn ensure_sqlite_dir(url: &str) -> std::io::Result<()> {
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        let path = rest.split('?').next().unwrap_or(rest);
+        if path != ":memory:"
+            && let Some(parent) = std::path::Path::new(path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies every pending migration.
+pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Names of migrations not yet applied (reads only: never creates the bookkeeping table).
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    let pending = Migrator::get_pending_migrations_read_only(db).await?;
+    Ok(pending.iter().map(|m| m.name().to_owned()).collect())
+}
+
+/// (name, applied) for every migration the binary knows.
+pub async fn migration_status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbErr> {
+    let all = Migrator::get_migration_with_status_read_only(db).await?;
+    Ok(all
+        .iter()
+        .map(|m| {
+            (
+                m.name().to_owned(),
+                m.status() == preflight_migration::MigrationStatus::Applied,
+            )
+        })
+        .collect())
+}
+
+/// A cheap round trip proving the database answers.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
+
+/// Publishes pool gauges; called before each scrape.
+pub fn record_pool_metrics(db: &DatabaseConnection, max: u32) {
+    let (size, idle) = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let p = db.get_postgres_connection_pool();
+            (p.size(), p.num_idle() as u32)
+        }
+        _ => {
+            let p = db.get_sqlite_connection_pool();
+            (p.size(), p.num_idle() as u32)
+        }
+    };
+    metrics::gauge!("preflight_db_pool_connections", "state" => "idle").set(f64::from(idle));
+    metrics::gauge!("preflight_db_pool_connections", "state" => "in_use")
+        .set(f64::from(size.saturating_sub(idle)));
+    metrics::gauge!("preflight_db_pool_max_connections").set(f64::from(max));
+}

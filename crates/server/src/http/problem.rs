@@ -1,0 +1,69 @@
+//! Makes every error response problem+json, including those produced by the framework and
+//! middleware (405, 413, 415, timeouts) and by panics.
+
+use std::any::Any;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+
+/// Rewrites error responses that are not already JSON into problem documents.
+pub async fn middleware(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("json"));
+    if is_json {
+        return res;
+    }
+    let (parts, _body) = res.into_parts();
+    let mut problem = ApiError::from_status(status);
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        problem = problem.detail("the request body exceeds the size limit");
+    } else if status == StatusCode::METHOD_NOT_ALLOWED {
+        problem = problem.detail("this route does not accept that method");
+    }
+    let mut new = problem.into_response();
+    // Keep headers such as Allow, Retry-After and rate-limit headers.
+    for (k, v) in parts.headers.iter() {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            new.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    new
+}
+
+/// Fallback for unknown routes.
+pub async fn not_found(req: Request) -> ApiError {
+    ApiError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+/// Turns a handler panic into a 500 without internals; the panic message goes to the log only.
+pub fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    let msg = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = msg, "handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal server error",
+    )
+    .into_response()
+}
