@@ -1,12 +1,27 @@
-//! Checklist domain: pure types and logic, no I/O.
+//! Checklist domain for preflight: pure types and logic, no I/O.
 //!
-//! - [`parse_checklist`] imports a Markdown task list, [`to_markdown`] / [`to_markdown_with_state`]
-//!   export it again;
+//! - [`parse_checklist`] imports a Markdown task list; [`to_markdown`] and
+//!   [`to_markdown_with_state`] export it again (see [`markdown`] for what is normalised);
 //! - [`CheckSpec`] is a typed automated check (`<!-- check: KIND key=value -->`);
-//! - [`effective_state`] / [`validate_transition`] decide item states;
+//! - [`effective_state`] and [`validate_transition`] decide item states;
 //! - [`compute_readiness`] scores a checklist;
 //! - [`PRODUCTION_READINESS`] is the built-in template.
 
 pub mod checks;
+pub mod markdown;
+pub mod model;
+pub mod readiness;
+pub mod state;
+pub mod template;
 
 pub use checks::{CheckError, CheckSpec, Condition, TimeSpan, kinds};
+pub use markdown::{ImportError, parse_checklist, to_markdown, to_markdown_with_state};
+pub use model::{Block, Checklist, Item, ItemLayout, ItemReport, Section, is_optional_text};
+pub use readiness::{
+    BlockingItem, Readiness, Score, ScoredItem, SectionScore, StateCounts, compute_readiness,
+};
+pub use state::{
+    Action, Attestation, Exclusion, ItemRecord, ItemState, RunResult, TransitionContext,
+    TransitionError, Waiver, apply_action, effective_state, validate_transition,
+};
+pub use template::PRODUCTION_READINESS;

@@ -166,27 +166,29 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::handler))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", crate::docs::openapi()))
         .fallback(http::problem::not_found)
-        // Inner layers first: metrics/logging see the final status of the route.
+        // Inner layers first. Problem rewriting sits outside everything that can produce a
+        // bare error (body limits, timeout, panics) and inside metrics/logging, which then see
+        // the final status.
         .layer(from_fn_with_state(
             state.clone(),
             http::ratelimit::middleware,
         ))
         .layer(from_fn_with_state(state.clone(), auth::authn::middleware))
-        .layer(from_fn(http::observe::middleware))
-        .layer(from_fn(http::problem::middleware))
+        .layer(CatchPanicLayer::custom(http::problem::panic_response))
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             settings.request_timeout,
         ))
+        .layer(from_fn(http::problem::middleware))
+        .layer(from_fn(http::observe::middleware))
         .layer(CompressionLayer::new())
         .layer(cors(settings))
         .layer(from_fn_with_state(
             HeaderPolicy { hsts },
             http::headers::middleware,
         ))
-        .layer(CatchPanicLayer::custom(http::problem::panic_response))
         .layer(from_fn(http::request_id::middleware))
         .layer(axum::Extension(trusted))
         .with_state(state)

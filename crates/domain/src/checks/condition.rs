@@ -10,118 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::CheckError;
-
-/// A length of time written with a unit: `500ms`, `30s`, `15m`, `2h`, `14d`.
-///
-/// The unit is kept so that a duration is written back the way it was read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct TimeSpan {
-    /// How many units.
-    pub amount: u64,
-    /// The unit the amount counts.
-    pub unit: TimeUnit,
-}
-
-/// Units accepted in durations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimeUnit {
-    /// Milliseconds (`ms`).
-    Ms,
-    /// Seconds (`s`).
-    S,
-    /// Minutes (`m`).
-    M,
-    /// Hours (`h`).
-    H,
-    /// Days (`d`).
-    D,
-}
-
-impl TimeUnit {
-    fn suffix(self) -> &'static str {
-        match self {
-            TimeUnit::Ms => "ms",
-            TimeUnit::S => "s",
-            TimeUnit::M => "m",
-            TimeUnit::H => "h",
-            TimeUnit::D => "d",
-        }
-    }
-
-    fn millis(self) -> u64 {
-        match self {
-            TimeUnit::Ms => 1,
-            TimeUnit::S => 1_000,
-            TimeUnit::M => 60_000,
-            TimeUnit::H => 3_600_000,
-            TimeUnit::D => 86_400_000,
-        }
-    }
-}
-
-impl TimeSpan {
-    /// Builds a span from an amount and a unit.
-    pub const fn new(amount: u64, unit: TimeUnit) -> Self {
-        Self { amount, unit }
-    }
-
-    /// The span in milliseconds (saturating: absurd spans must not overflow a probe).
-    pub fn as_millis(&self) -> u64 {
-        self.amount.saturating_mul(self.unit.millis())
-    }
-
-    /// The span as a `std::time::Duration`.
-    pub fn to_std(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(self.as_millis())
-    }
-}
-
-impl fmt::Display for TimeSpan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.amount, self.unit.suffix())
-    }
-}
-
-impl FromStr for TimeSpan {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let digits_end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (digits, suffix) = s.split_at(digits_end);
-        let unit = match suffix {
-            "ms" => TimeUnit::Ms,
-            "s" => TimeUnit::S,
-            "m" => TimeUnit::M,
-            "h" => TimeUnit::H,
-            "d" => TimeUnit::D,
-            _ => {
-                return Err(format!(
-                    "\"{s}\" is not a duration (use ms, s, m, h or d, e.g. 500ms)"
-                ));
-            }
-        };
-        let amount = digits
-            .parse::<u64>()
-            .map_err(|_| format!("\"{s}\" is not a duration (e.g. 500ms, 14d)"))?;
-        Ok(Self { amount, unit })
-    }
-}
-
-impl TryFrom<String> for TimeSpan {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse()
-    }
-}
-
-impl From<TimeSpan> for String {
-    fn from(span: TimeSpan) -> String {
-        span.to_string()
-    }
-}
-
+use super::timespan::TimeSpan;
 /// Comparison operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -218,12 +107,11 @@ impl Operand {
             if let Ok(i) = token.parse::<i64>() {
                 return Ok(Operand::Integer(i));
             }
-            if is_decimal(token) {
-                if let Ok(f) = token.parse::<f64>() {
-                    if f.is_finite() {
-                        return Ok(Operand::Decimal(f));
-                    }
-                }
+            if is_decimal(token)
+                && let Ok(f) = token.parse::<f64>()
+                && f.is_finite()
+            {
+                return Ok(Operand::Decimal(f));
             }
             if let Ok(span) = token.parse::<TimeSpan>() {
                 return Ok(Operand::Duration(span));
@@ -500,117 +388,6 @@ impl From<ValueCondition> for String {
         condition.to_string()
     }
 }
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cond(text: &str) -> Condition {
-        text.parse().unwrap()
-    }
-
-    #[test]
-    fn parses_the_documented_examples() {
-        assert_eq!(cond("status == 200").operand, Some(Operand::Integer(200)));
-        let header = cond("header.Content-Type contains json");
-        assert_eq!(header.subject, Subject::Header("content-type".into()));
-        assert_eq!(header.operand, Some(Operand::Text("json".into())));
-        let body = cond(r#"body.$.status == "ok""#);
-        assert_eq!(body.subject, Subject::BodyJson("$.status".into()));
-        assert_eq!(body.operand, Some(Operand::Text("ok".into())));
-        let latency = cond("latency < 500ms");
-        assert_eq!(
-            (latency.op, latency.operand),
-            (
-                CmpOp::Lt,
-                Some(Operand::Duration(TimeSpan::new(500, TimeUnit::Ms)))
-            )
-        );
-        assert_eq!(
-            cond("cert_expiry > 14d").operand,
-            Some(Operand::Duration(TimeSpan::new(14, TimeUnit::D)))
-        );
-        assert_eq!(cond("body.$.ok == true").operand, Some(Operand::Bool(true)));
-        assert_eq!(
-            cond("body.$.ratio >= 0.5").operand,
-            Some(Operand::Decimal(0.5))
-        );
-        assert_eq!(cond("header.x-request-id exists").operand, None);
-        assert_eq!(
-            cond("body.$.name == 'single'").operand,
-            Some(Operand::Text("single".into()))
-        );
-    }
-
-    #[test]
-    fn display_round_trips() {
-        for text in [
-            "status != 500",
-            "latency <= 2s",
-            "cert_expiry >= 30d",
-            "header.content-type contains \"json\"",
-            "body contains \"say \\\"hi\\\"\"",
-            "body.$.items[0].id == 7",
-            "body.$.x == 2.0",
-            "body.$.x != null",
-            "header.etag exists",
-            "latency < 1h",
-            "latency > 5m",
-        ] {
-            let parsed = cond(text);
-            assert_eq!(cond(&parsed.to_string()), parsed, "{text}");
-        }
-    }
-
-    #[test]
-    fn rejects_nonsense_with_a_message() {
-        for text in [
-            "status",
-            "status == ok",
-            "status == 42",
-            "latency < 500",
-            "latency < 500 ms",
-            "cert_expiry > 14w",
-            "header. exists",
-            "body.status == 1",
-            "body > 3",
-            "uptime > 1d",
-            "status exists",
-            "header.x < abc",
-            "body.$.x contains 3",
-            "header.x == \"open",
-            "header.x == inf",
-            "status ~ 200",
-        ] {
-            let error = text.parse::<Condition>();
-            if text == "header.x == inf" {
-                // `inf` is a bare word, i.e. text, never a float.
-                assert_eq!(error.unwrap().operand, Some(Operand::Text("inf".into())));
-                continue;
-            }
-            let message = error.expect_err(text).to_string();
-            assert!(message.contains("condition"), "{message}");
-        }
-    }
-
-    #[test]
-    fn time_spans_convert() {
-        assert_eq!("15m".parse::<TimeSpan>().unwrap().as_millis(), 900_000);
-        assert_eq!("2h".parse::<TimeSpan>().unwrap().to_std().as_secs(), 7_200);
-        assert!("m".parse::<TimeSpan>().is_err());
-        assert!("-1s".parse::<TimeSpan>().is_err());
-        assert_eq!(
-            serde_json::to_string(&TimeSpan::new(3, TimeUnit::D)).unwrap(),
-            "\"3d\""
-        );
-    }
-
-    #[test]
-    fn value_conditions() {
-        let c: ValueCondition = "< 90000".parse().unwrap();
-        assert_eq!((c.op, c.value), (CmpOp::Lt, 90000.0));
-        assert_eq!(c.to_string().parse::<ValueCondition>().unwrap(), c);
-        assert!("contains 3".parse::<ValueCondition>().is_err());
-        assert!("> soon".parse::<ValueCondition>().is_err());
-    }
-}
+#[path = "condition_tests.rs"]
+mod tests;

@@ -6,22 +6,27 @@
 
 mod condition;
 mod kinds;
+mod observability;
 mod params;
 mod syntax;
+mod timespan;
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use condition::{CmpOp, Condition, Operand, Subject, TimeSpan, TimeUnit, ValueCondition};
+pub use condition::{CmpOp, Condition, Operand, Subject, ValueCondition};
 pub use kinds::{
-    AlertmanagerReceiversCheck, AuthRequiredCheck, CorsCheck, GrafanaDashboardCheck, HealthCheck,
-    HttpCheck, HttpHeader, LokiLogsCheck, MAX_BURST, MetricsCheck, OpenapiCheck,
-    PrometheusRulesCheck, PrometheusTargetCheck, PromqlCheck, RateLimitCheck, SecurityHeadersCheck,
-    TlsCheck,
+    AuthRequiredCheck, CorsCheck, HealthCheck, HttpCheck, HttpHeader, MAX_BURST, MetricsCheck,
+    OpenapiCheck, RateLimitCheck, SecurityHeadersCheck, TlsCheck,
+};
+pub use observability::{
+    AlertmanagerReceiversCheck, GrafanaDashboardCheck, LokiLogsCheck, PrometheusRulesCheck,
+    PrometheusTargetCheck, PromqlCheck,
 };
 pub(crate) use syntax::tokenize;
+pub use timespan::{TimeSpan, TimeUnit};
 
 use kinds::Kind;
 use params::{Emitter, Params};

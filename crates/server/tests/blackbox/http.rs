@@ -1,0 +1,286 @@
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{ORIGIN, TestApp, assert_problem};
+
+#[tokio::test]
+async fn bad_input_gets_problem_json_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let users = app.url("/api/v1/users");
+    let post = |body: &'static str, ct: &'static str| {
+        app.client
+            .post(&users)
+            .bearer_auth(&admin)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+    };
+    // Malformed JSON → 400.
+    let p = assert_problem(post("{\"email\": ", "application/json").await.unwrap(), 400).await;
+    assert!(p["detail"].is_string());
+    // Wrong type → 422.
+    let p = assert_problem(
+        post(
+            r#"{"email": 5, "password": "x", "role": "viewer"}"#,
+            "application/json",
+        )
+        .await
+        .unwrap(),
+        422,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("email"), "{p}");
+    // Missing field → 422.
+    assert_problem(
+        post(r#"{"email": "a@example.com"}"#, "application/json")
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    // Unknown content type → 415.
+    assert_problem(
+        post("email=a", "application/x-www-form-urlencoded")
+            .await
+            .unwrap(),
+        415,
+    )
+    .await;
+    // Oversized body → 413.
+    let big = format!("{{\"email\": \"{}\"}}", "a".repeat(2 * 1024 * 1024));
+    let res = app
+        .client
+        .post(&users)
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 413).await;
+    // Unknown route → 404; wrong method → 405.
+    assert_problem(
+        app.client
+            .get(app.url("/api/v1/nope"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    assert_problem(
+        app.client
+            .delete(app.url("/health/live"))
+            .send()
+            .await
+            .unwrap(),
+        405,
+    )
+    .await;
+    // Unknown id shape → 400, not 500.
+    let res = app
+        .client
+        .get(app.url("/api/v1/users/not-a-uuid"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error());
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    // Bad pagination → 422 (or 400 for non-numbers).
+    let res = app
+        .client
+        .get(app.url("/api/v1/users?per_page=100000"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 422).await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/users?page=abc"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 400).await;
+
+    // Nothing was created.
+    let list: Value = app
+        .client
+        .get(app.url("/api/v1/users"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1);
+}
+
+#[tokio::test]
+async fn cors_allows_listed_origin_only_and_answers_preflight() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .client
+        .get(app.url("/health/live"))
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], ORIGIN);
+    let res = app
+        .client
+        .get(app.url("/health/live"))
+        .header("origin", "https://evil.example.net")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+
+    let res = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/v1/auth/login"))
+        .header("origin", ORIGIN)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type,authorization",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    assert_eq!(res.headers()["access-control-allow-origin"], ORIGIN);
+    let methods = res.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(methods.contains("POST"));
+    let res = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/v1/auth/login"))
+        .header("origin", "https://evil.example.net")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn security_headers_request_id_and_compression() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .client
+        .get(app.url("/health/live"))
+        .header("x-request-id", "trace-abc-123")
+        .send()
+        .await
+        .unwrap();
+    let h = res.headers();
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["x-request-id"], "trace-abc-123");
+    assert!(
+        h.get("strict-transport-security").is_none(),
+        "no HSTS in development"
+    );
+    // A malformed id is replaced, not echoed.
+    let res = app
+        .client
+        .get(app.url("/health/live"))
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.headers()["x-request-id"], "bad id with spaces");
+    // Generated ids show up in problem documents and logs.
+    let res = app.client.get(app.url("/nope")).send().await.unwrap();
+    let rid = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["request_id"], rid.as_str());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(app.log_text().contains(&rid));
+
+    // Compression on request.
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let res = raw
+        .get(app.url("/openapi.json"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+}
+
+#[tokio::test]
+async fn hsts_in_production_behind_https() {
+    let app = TestApp::spawn_with(
+        crate::harness::Options::default()
+            .env("ENVIRONMENT", "production")
+            .env("SECRET_KEY", "Zq8v3LmN0pR5tY7wB2xC4dF6gH9jK1sA")
+            .env(
+                "ENCRYPTION_KEY",
+                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            )
+            .env("MIGRATE_ON_START", "true")
+            .env("HTTPS_UPSTREAM", "true"),
+    )
+    .await;
+    let res = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=")
+    );
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_requests() {
+    let mut app = TestApp::spawn().await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    // Start a request whose body is still arriving when SIGTERM lands.
+    let body =
+        json!({"email": crate::harness::ADMIN_EMAIL, "password": crate::harness::ADMIN_PASSWORD})
+            .to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    let head = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body.as_bytes()[..10]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = app.child.id();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // New connections are refused while the in-flight one is drained.
+    stream.write_all(&body.as_bytes()[10..]).unwrap();
+    let mut response = String::new();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 200"),
+        "in-flight request completed: {response}"
+    );
+    assert!(response.contains("access_token"));
+    let status = app.terminate();
+    assert!(status.success(), "clean exit after drain: {status:?}");
+}

@@ -1,0 +1,10 @@
+//! Black-box tests: the real binary, over HTTP, on a fresh database per test.
+
+mod harness;
+
+mod auth;
+mod cli;
+mod http;
+mod observability;
+mod ratelimit;
+mod schema;

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what the ops tests need; safe to run again (does nothing that is already done).
+#   Debian packages: promtool (prometheus), amtool + Alertmanager (prometheus-alertmanager).
+#   Python packages: ops/requirements.txt.
+# CI calls it before `python -m pytest ops/tests`. Needs root (or sudo) for apt-get.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+packages=(prometheus prometheus-alertmanager)
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  sudo_cmd=(sudo)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-tools: apt-get install ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The Debian packages start their daemons where an init system runs them; the tests start
+# their own instances on free ports, so the system ones are not needed (and are not started
+# in containers without systemd).
+
+python3 -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+
+for tool in promtool amtool prometheus prometheus-alertmanager; do
+  command -v "$tool" > /dev/null || { echo "install-tools: $tool not found after install" >&2; exit 1; }
+done
+echo "install-tools: ok ($(promtool --version 2>&1 | head -n1 | cut -d' ' -f1-3); $(amtool --version 2>&1 | head -n1 | cut -d' ' -f1-3))"
