@@ -7,6 +7,8 @@
 //! - [`compute_readiness`] scores a checklist;
 //! - [`PRODUCTION_READINESS`] is the built-in template.
 
+#![warn(missing_docs)]
+
 pub mod checks;
 pub mod markdown;
 pub mod model;

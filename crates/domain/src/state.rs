@@ -204,7 +204,9 @@ fn blank(text: Option<&str>) -> bool {
     text.is_none_or(|t| t.trim().is_empty())
 }
 
-/// Checks a manual action against the current effective state; returns the state it leads to.
+/// Checks a manual action against the current effective state and returns the state the action
+/// sets. After `Reset` the item is pending as far as people are concerned; its effective state
+/// then follows the latest check run, if any (see [`effective_state`]).
 pub fn validate_transition(
     from: ItemState,
     action: &Action,

@@ -87,16 +87,17 @@ fn document() -> impl Strategy<Value = String> {
         })
 }
 
-fn shape(
-    c: &Checklist,
-) -> Vec<(
+/// What must survive a round trip: key, text, section, group, optional, check.
+type Shape = (
     String,
     String,
     Option<String>,
     Option<String>,
     bool,
     Option<String>,
-)> {
+);
+
+fn shape(c: &Checklist) -> Vec<Shape> {
     c.items
         .iter()
         .map(|i| {

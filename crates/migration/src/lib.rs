@@ -9,6 +9,8 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_users;
 mod m20261123_000002_tokens;
 mod m20261123_000003_audit_log;
+mod m20261123_000004_backups;
+mod m20261124_000001_checklists;
 
 /// The migrator the binary runs (`preflight migrate up|status`, and at start in development).
 pub struct Migrator;
@@ -20,6 +22,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_users::Migration),
             Box::new(m20261123_000002_tokens::Migration),
             Box::new(m20261123_000003_audit_log::Migration),
+            Box::new(m20261123_000004_backups::Migration),
+            Box::new(m20261124_000001_checklists::Migration),
         ]
     }
 }

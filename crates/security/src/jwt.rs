@@ -370,7 +370,7 @@ mod tests {
             "preflight-api",
             Duration::minutes(15),
         );
-        let (token, _) = other.issue(Uuid::new_v4(), "admin", None, None).unwrap();
+        let (token, _) = other.issue(Uuid::new_v4(), "admin", None).unwrap();
         assert_eq!(keys().verify(&token), Err(JwtError::InvalidSignature));
     }
 
@@ -431,7 +431,7 @@ mod tests {
             "other-audience",
             Duration::minutes(15),
         );
-        let (token, _) = other.issue(Uuid::new_v4(), "admin", None, None).unwrap();
+        let (token, _) = other.issue(Uuid::new_v4(), "admin", None).unwrap();
         assert_eq!(k.verify(&token), Err(JwtError::InvalidAudience));
     }
 

@@ -52,6 +52,7 @@ fn describe() {
     describe_gauge!("preflight_build_info", "Build information; always 1.");
     describe_counter!("preflight_auth_logins_total", "Login attempts by result.");
     preflight_kv::describe_metrics();
+    crate::backup::runs::describe();
 }
 
 /// `GET /metrics`: open only in development while `METRICS_TOKEN` is unset.
@@ -81,6 +82,9 @@ pub async fn handler(State(state): State<AppState>, headers: HeaderMap) -> Respo
         return ApiError::unavailable("metrics recorder is not installed").into_response();
     };
     crate::db::record_pool_metrics(&state.db, state.settings.db.max_connections);
+    if let Err(e) = crate::backup::runs::refresh_metrics(&state.db).await {
+        tracing::warn!(error = %e, "could not read backup runs for metrics");
+    }
     let mut res = handle.render().into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -39,6 +39,14 @@ fn parses_the_documented_examples() {
 }
 
 #[test]
+fn operators_without_spaces_and_word_boundaries() {
+    assert_eq!(cond("status==200"), cond("status == 200"));
+    assert_eq!(cond("latency<=2s").op, CmpOp::Le);
+    assert!("header.x containsjson".parse::<Condition>().is_err());
+    assert!("header.x existsnot".parse::<Condition>().is_err());
+}
+
+#[test]
 fn display_round_trips() {
     for text in [
         "status != 500",

@@ -110,10 +110,17 @@ macro_rules! check_specs {
             }
 
             /// Builds a check from a kind name and its `key=value` parameters.
-            pub fn parse(kind: &str, pairs: &[(String, String)]) -> Result<Self, CheckError> {
+            pub fn parse<K: AsRef<str>, V: AsRef<str>>(
+                kind: &str,
+                pairs: &[(K, V)],
+            ) -> Result<Self, CheckError> {
+                let pairs: Vec<(String, String)> = pairs
+                    .iter()
+                    .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
+                    .collect();
                 match kind {
                     $($name => {
-                        let params = Params::new($name, <$ty>::PARAMS, pairs)?;
+                        let params = Params::new($name, <$ty>::PARAMS, &pairs)?;
                         <$ty>::read(&params)?.validated().map(CheckSpec::$variant)
                     })+
                     _ => Err(CheckError::UnknownKind(kind.to_owned())),

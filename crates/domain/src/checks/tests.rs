@@ -172,6 +172,12 @@ fn json_is_tagged_and_validated() {
 }
 
 #[test]
+fn parse_takes_borrowed_pairs() {
+    let spec = CheckSpec::parse("rate_limit", &[("path", "/login"), ("burst", "10")]).unwrap();
+    assert_eq!(spec, def("rate_limit path=/login burst=10"));
+}
+
+#[test]
 fn validate_after_direct_edits() {
     let mut spec = def("rate_limit");
     assert!(spec.validate().is_ok());

@@ -1,6 +1,7 @@
 //! Command-line interface: `serve` and the operator commands.
 
 mod admin;
+mod backup;
 mod doctor;
 mod healthcheck;
 mod migrate;
@@ -46,6 +47,15 @@ pub enum Command {
     },
     /// Re-encrypt every encrypted field from ENCRYPTION_KEY_PREVIOUS to ENCRYPTION_KEY.
     RotateEncryptionKey,
+    /// Take a backup (compressed, encrypted) of the database; `verify`, `list`, `--schedule`.
+    Backup(backup::BackupArgs),
+    /// Restore a backup file into DATABASE_URL (stop the service first).
+    Restore {
+        file: std::path::PathBuf,
+        /// Replace the contents of a database that is not empty.
+        #[arg(long)]
+        force: bool,
+    },
     /// User administration from the shell (e.g. a lost admin password).
     Admin {
         #[command(subcommand)]
@@ -81,6 +91,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Healthcheck { url } => return healthcheck::run(&settings, url).await,
         Command::RotateEncryptionKey => rotate::run(&mut settings).await,
         Command::Admin { action } => admin::run(&mut settings, action).await,
+        Command::Backup(args) => backup::run(&mut settings, args).await,
+        Command::Restore { file, force } => backup::restore(&mut settings, file, force).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

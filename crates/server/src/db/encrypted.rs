@@ -15,7 +15,17 @@ pub struct EncryptedField {
 }
 
 /// Every encrypted column. Add new ones here when a migration creates them.
-pub const FIELDS: &[EncryptedField] = &[];
+pub const FIELDS: &[EncryptedField] = &[
+    // Incident contacts (JSON array) and probe credentials (JSON object) of services.
+    EncryptedField {
+        table: "services",
+        column: "contacts",
+    },
+    EncryptedField {
+        table: "services",
+        column: "credentials",
+    },
+];
 
 /// Associated data for one value.
 pub fn aad(table: &str, column: &str, id: Uuid) -> Vec<u8> {

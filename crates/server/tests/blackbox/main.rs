@@ -3,6 +3,7 @@
 mod harness;
 
 mod auth;
+mod backup;
 mod cli;
 mod http;
 mod observability;

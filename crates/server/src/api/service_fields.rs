@@ -1,0 +1,226 @@
+//! Service request/response shapes, their validation, and the encrypted fields (incident
+//! contacts, probe credentials): encrypted with the platform keyring, bound to their row by
+//! associated data, and credentials never returned after they are saved.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::db::encrypted::aad;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub const TABLE: &str = "services";
+const MAX_CONTACTS: usize = 50;
+const MAX_HEADERS: usize = 20;
+const MAX_OWNERS: usize = 50;
+
+/// Someone to call when the service is in trouble.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// E.g. "primary on-call", "team lead".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// Credentials preflight sends when probing the service (write-only).
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsInput {
+    /// Header name → value, e.g. `{"Authorization": "Bearer …"}`.
+    pub headers: BTreeMap<String, String>,
+}
+
+/// What a read says about stored credentials: never the values.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CredentialsView {
+    pub configured: bool,
+    pub header_names: Vec<String>,
+}
+
+/// Lets a PATCH tell "absent" (leave as is) from `null` (clear).
+pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn clean(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::validation("invalid service").field(field, message)
+}
+
+pub fn validate_name(name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(invalid(
+            "name",
+            "1 to 200 characters, no control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+pub fn validate_environment(env: &str) -> ApiResult<String> {
+    let env = env.trim().to_lowercase();
+    let ok = !env.is_empty()
+        && env.len() <= 32
+        && env
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        return Err(invalid(
+            "environment",
+            "1 to 32 characters of a-z, 0-9, '-' and '_' (e.g. production, staging)",
+        ));
+    }
+    Ok(env)
+}
+
+pub fn validate_base_url(url: Option<String>) -> ApiResult<Option<String>> {
+    let Some(url) = clean(url) else {
+        return Ok(None);
+    };
+    let parsed = url::Url::parse(&url)
+        .map_err(|e| invalid("base_url", format!("not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(invalid("base_url", "must be an http:// or https:// URL with a host"));
+    }
+    if url.len() > 2048 {
+        return Err(invalid("base_url", "at most 2048 characters"));
+    }
+    Ok(Some(url.trim_end_matches('/').to_owned()))
+}
+
+pub fn validate_owners(owners: Vec<String>) -> ApiResult<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for o in owners {
+        let o = o.trim().to_owned();
+        if o.is_empty() || o.chars().count() > 320 || o.chars().any(char::is_control) {
+            return Err(invalid("owners", "each owner is 1 to 320 characters"));
+        }
+        if !out.contains(&o) {
+            out.push(o);
+        }
+    }
+    if out.len() > MAX_OWNERS {
+        return Err(invalid("owners", format!("at most {MAX_OWNERS} owners")));
+    }
+    Ok(out)
+}
+
+pub fn validate_contacts(contacts: Vec<Contact>) -> ApiResult<Vec<Contact>> {
+    if contacts.len() > MAX_CONTACTS {
+        return Err(invalid("contacts", format!("at most {MAX_CONTACTS} contacts")));
+    }
+    contacts
+        .into_iter()
+        .map(|c| {
+            let name = c.name.trim().to_owned();
+            if name.is_empty() || name.chars().count() > 200 {
+                return Err(invalid("contacts", "every contact needs a name (at most 200 characters)"));
+            }
+            Ok(Contact {
+                name,
+                email: clean(c.email),
+                phone: clean(c.phone),
+                role: clean(c.role),
+                notes: clean(c.notes),
+            })
+        })
+        .collect()
+}
+
+pub fn validate_credentials(c: &CredentialsInput) -> ApiResult<()> {
+    if c.headers.is_empty() || c.headers.len() > MAX_HEADERS {
+        return Err(invalid(
+            "credentials.headers",
+            format!("1 to {MAX_HEADERS} headers (send null to remove credentials)"),
+        ));
+    }
+    for (name, value) in &c.headers {
+        if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(invalid("credentials.headers", format!("{name:?} is not a header name")));
+        }
+        if axum::http::HeaderValue::from_str(value).is_err() {
+            // The value is a secret: name the header, never echo the value.
+            return Err(invalid(
+                "credentials.headers",
+                format!("the value of {name} is not a valid header value"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Encrypts contacts for row `id` (`None` when there are none).
+pub fn seal_contacts(state: &AppState, id: Uuid, contacts: &[Contact]) -> ApiResult<Option<String>> {
+    if contacts.is_empty() {
+        return Ok(None);
+    }
+    let json = serde_json::to_string(contacts).map_err(ApiError::internal)?;
+    state
+        .keyring
+        .encrypt_str(&json, &aad(TABLE, "contacts", id))
+        .map(Some)
+        .map_err(ApiError::internal)
+}
+
+/// Encrypts credentials for row `id`; returns the ciphertext and the header names.
+pub fn seal_credentials(
+    state: &AppState,
+    id: Uuid,
+    creds: &CredentialsInput,
+) -> ApiResult<(String, serde_json::Value)> {
+    let json = serde_json::to_string(creds).map_err(ApiError::internal)?;
+    let sealed = state
+        .keyring
+        .encrypt_str(&json, &aad(TABLE, "credentials", id))
+        .map_err(ApiError::internal)?;
+    let names: Vec<&String> = creds.headers.keys().collect();
+    Ok((sealed, serde_json::json!(names)))
+}
+
+/// Decrypts contacts; `None` when they cannot be decrypted with the configured keys (logged).
+pub fn open_contacts(state: &AppState, id: Uuid, sealed: Option<&str>) -> Option<Vec<Contact>> {
+    let Some(sealed) = sealed else {
+        return Some(Vec::new());
+    };
+    let opened = state
+        .keyring
+        .decrypt_str(sealed, &aad(TABLE, "contacts", id))
+        .map_err(|e| e.to_string())
+        .and_then(|json| serde_json::from_str(&json).map_err(|e| e.to_string()));
+    match opened {
+        Ok(c) => Some(c),
+        Err(error) => {
+            tracing::warn!(service = %id, %error, "incident contacts cannot be decrypted; is ENCRYPTION_KEY_PREVIOUS missing?");
+            None
+        }
+    }
+}
+
+pub fn credentials_view(sealed: Option<&str>, names: Option<&serde_json::Value>) -> CredentialsView {
+    let header_names = names
+        .and_then(|n| serde_json::from_value::<Vec<String>>(n.clone()).ok())
+        .unwrap_or_default();
+    CredentialsView {
+        configured: sealed.is_some(),
+        header_names,
+    }
+}
