@@ -155,17 +155,22 @@ pub fn router(state: AppState) -> Router {
                 .delete(api::users::delete),
         );
 
-    let settings = &state.settings;
-    let hsts = settings.environment == Environment::Production && settings.https_configured();
-    let trusted = TrustedProxies(Arc::new(settings.trusted_proxies.clone()));
-
-    Router::new()
+    let routes = Router::new()
         .nest("/api/v1", api)
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::handler))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", crate::docs::openapi()))
-        .fallback(http::problem::not_found)
+        .fallback(http::problem::not_found);
+    with_middleware(routes, state)
+}
+
+/// Wraps routes in the middleware stack every request goes through.
+pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
+    let settings = &state.settings;
+    let hsts = settings.environment == Environment::Production && settings.https_configured();
+    let trusted = TrustedProxies(Arc::new(settings.trusted_proxies.clone()));
+    routes
         // Inner layers first. Problem rewriting sits outside everything that can produce a
         // bare error (body limits, timeout, panics) and inside metrics/logging, which then see
         // the final status.
@@ -193,6 +198,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::Extension(trusted))
         .with_state(state)
 }
+
+#[cfg(test)]
+#[path = "startup_tests.rs"]
+mod tests;
 
 /// Resolves when SIGTERM or Ctrl-C arrives.
 pub async fn shutdown_signal() {

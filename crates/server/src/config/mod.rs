@@ -151,3 +151,7 @@ impl Settings {
         self.db.url.starts_with("postgres://") || self.db.url.starts_with("postgresql://")
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
