@@ -15,6 +15,7 @@ pub mod health;
 pub mod http;
 pub mod keys;
 pub mod metrics;
+pub mod readiness_cache;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -153,7 +153,8 @@ pub fn router(state: AppState) -> Router {
             get(api::users::get)
                 .patch(api::users::update)
                 .delete(api::users::delete),
-        );
+        )
+        .merge(checklist_routes());
 
     let routes = Router::new()
         .nest("/api/v1", api)
@@ -202,6 +203,56 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
 #[cfg(test)]
 #[path = "startup_tests.rs"]
 mod tests;
+
+/// Checklists, services, reviews, readiness and the audit log.
+fn checklist_routes() -> Router<AppState> {
+    use axum::routing::put;
+    Router::new()
+        .route(
+            "/checklists",
+            get(api::checklists::list).post(api::checklists::create),
+        )
+        .route(
+            "/checklists/{id}",
+            get(api::checklists::get)
+                .put(api::checklists::update)
+                .delete(api::checklists::delete),
+        )
+        .route(
+            "/checklists/{id}/items/{key}/check",
+            put(api::checklists::put_item_check),
+        )
+        .route(
+            "/services",
+            get(api::services::list).post(api::services::create),
+        )
+        .route(
+            "/services/{id}",
+            get(api::services::get)
+                .patch(api::services::update)
+                .delete(api::services::delete),
+        )
+        .route(
+            "/services/{id}/reviews",
+            get(api::reviews::list).post(api::reviews::attach),
+        )
+        .route("/services/{id}/readiness", get(api::readiness::service))
+        .route(
+            "/reviews/{id}",
+            get(api::reviews::get).delete(api::reviews::delete),
+        )
+        .route("/reviews/{id}/readiness", get(api::readiness::review))
+        .route(
+            "/reviews/{id}/items/{key}",
+            get(api::review_items::get).post(api::review_items::act),
+        )
+        .route(
+            "/reviews/{id}/items/{key}/check",
+            put(api::review_items::put_check),
+        )
+        .route("/readiness", get(api::readiness::overview))
+        .route("/audit", get(api::audit::list))
+}
 
 /// Resolves when SIGTERM or Ctrl-C arrives.
 pub async fn shutdown_signal() {

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use preflight_domain::{CheckSpec, Checklist, PRODUCTION_READINESS, parse_checklist, to_markdown};
-use sea_orm::sea_query::{Expr, Func};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
@@ -227,8 +227,7 @@ pub async fn list(
     if let Some(name) = params.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         q = q.filter(
             Expr::expr(Func::lower(Expr::col(checklist::Column::Name)))
-                .like(format!("%{}%", like_escape(&name.to_lowercase())))
-                .escape('\\'),
+                .like(LikeExpr::new(format!("%{}%", like_escape(&name.to_lowercase()))).escape('\\')),
         );
     }
     let paginator = q.paginate(&state.db, per_page);

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Func, Query as SqlQuery};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query as SqlQuery};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, Set, TransactionTrait,
@@ -203,8 +203,7 @@ pub async fn list(
     if let Some(name) = params.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         q = q.filter(
             Expr::expr(Func::lower(Expr::col(service::Column::Name)))
-                .like(format!("%{}%", like_escape(&name.to_lowercase())))
-                .escape('\\'),
+                .like(LikeExpr::new(format!("%{}%", like_escape(&name.to_lowercase()))).escape('\\')),
         );
     }
     if let Some(env) = params.environment.as_deref().map(str::trim).filter(|e| !e.is_empty()) {

@@ -119,6 +119,9 @@ async fn serve(settings: &mut Settings) -> anyhow::Result<()> {
     let handle = crate::metrics::install();
     let state = crate::startup::build_state(settings.clone(), handle).await?;
     crate::api::users::bootstrap_admin(&state).await?;
+    crate::api::checklists::seed_builtin(&state.db).await?;
+    // Readiness gauges from the database at start, then refreshed so expiring waivers show.
+    crate::readiness_cache::spawn_refresher(state.clone(), std::time::Duration::from_secs(60));
     if let Some(h) = state.metrics.clone() {
         tokio::spawn(async move {
             loop {

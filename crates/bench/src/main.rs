@@ -1,0 +1,188 @@
+//! `cargo run --release -p preflight-bench [-- --seconds 10 --concurrency 32]`
+//!
+//! Measures, in one run on one machine (ratios, not absolute numbers, are what the budgets in
+//! PRODUCT.md §7 are about, because these machines are shared and noisy):
+//! 1. start-to-ready of the release binary on a fresh SQLite database (migrations applied);
+//! 2. its idle resident memory;
+//! 3. requests per second of a bare axum JSON handler (the baseline) and of preflight's
+//!    authenticated readiness read (JWT, rate limit, cache, metrics, log line), at full load;
+//! 4. p99 latency of the readiness read at half the baseline's rate.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+struct Load {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+}
+
+/// Closed-loop load (or paced when `rate` is set) for `secs` seconds from `conc` workers.
+async fn drive(url: String, token: Option<String>, conc: usize, secs: u64, rate: Option<f64>) -> anyhow::Result<Load> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(conc).build()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for w in 0..conc {
+        let client = client.clone();
+        let url = url.clone();
+        let token = token.clone();
+        let stop = stop.clone();
+        // Each worker paces itself to rate/conc when a rate is given.
+        let interval = rate.map(|r| Duration::from_secs_f64(conc as f64 / r));
+        handles.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            let mut next = Instant::now() + interval.map(|i| i.mul_f64(w as f64 / conc as f64)).unwrap_or_default();
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(i) = interval {
+                    let now = Instant::now();
+                    if next > now {
+                        tokio::time::sleep(next - now).await;
+                    }
+                    next += i;
+                }
+                let t = Instant::now();
+                let mut req = client.get(&url);
+                if let Some(tok) = &token {
+                    req = req.bearer_auth(tok);
+                }
+                match req.send().await {
+                    Ok(res) if res.status().is_success() => {
+                        let _ = res.bytes().await;
+                        lat.push(t.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = start.elapsed();
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for h in handles {
+        let (l, e) = h.await?;
+        all.extend(l);
+        errors += e;
+    }
+    all.sort();
+    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    Ok(Load { rps: all.len() as f64 / elapsed.as_secs_f64(), p50: pct(0.5), p99: pct(0.99), errors })
+}
+
+fn rss_mib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .context("no VmRSS")?
+        .parse()?;
+    Ok(kb / 1024.0)
+}
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let secs = arg("--seconds", 10);
+    let conc = usize::try_from(arg("--concurrency", 32))?;
+    let bin = std::env::var("PREFLIGHT_BIN").unwrap_or_else(|_| {
+        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+        format!("{target}/release/preflight")
+    });
+
+    // Baseline: a bare axum JSON handler in this process.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base_addr = listener.local_addr()?;
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok", "ready": true})) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    // preflight on a fresh SQLite database.
+    let dir = tempfile::tempdir()?;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        l.local_addr()?.port()
+    };
+    let started = Instant::now();
+    let mut child = Command::new(&bin)
+        .arg("serve")
+        .env("DATA_DIR", dir.path())
+        .env("PORT", port.to_string())
+        .env("LOG_FORMAT", "json")
+        .env("LOG_LEVEL", "warn")
+        .env("ADMIN_EMAIL", "bench@example.com")
+        .env("ADMIN_PASSWORD", "Bench-Password-12345")
+        .env("RATE_LIMIT_AUTHENTICATED", "100000000/s")
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {bin} (build it: cargo build --release -p preflight)"))?;
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let ready_after = loop {
+        if let Ok(r) = client.get(format!("{base}/health/ready")).send().await
+            && r.status().is_success()
+        {
+            break started.elapsed();
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            bail!("preflight did not become ready");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = rss_mib(child.id())?;
+
+    let login: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "bench@example.com", "password": "Bench-Password-12345"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["access_token"].as_str().context("login")?.to_owned();
+    // The readiness overview when the build has it, else the cheapest authenticated read.
+    let mut path = "/api/v1/readiness".to_owned();
+    let probe = client.get(format!("{base}{path}")).bearer_auth(&token).send().await?;
+    if !probe.status().is_success() {
+        path = "/api/v1/me".to_owned();
+    }
+
+    let baseline = drive(format!("http://{base_addr}/"), None, conc, secs, None).await?;
+    let full = drive(format!("{base}{path}"), Some(token.clone()), conc, secs, None).await?;
+    let half_rate = baseline.rps / 2.0;
+    let paced = drive(format!("{base}{path}"), Some(token), conc, secs, Some(half_rate)).await?;
+    let loaded = rss_mib(child.id())?;
+    let _ = child.kill();
+    let _ = child.wait();
+
+    println!("preflight benchmark ({secs} s per phase, {conc} connections, same machine, same run)");
+    println!("start to ready (SQLite, migrations applied): {:.0} ms   budget < 500 ms", ready_after.as_secs_f64() * 1000.0);
+    println!("idle memory (RSS): {idle:.1} MiB   budget < 50 MiB; after load: {loaded:.1} MiB");
+    println!("baseline bare axum JSON: {:.0} req/s (p50 {:?}, p99 {:?})", baseline.rps, baseline.p50, baseline.p99);
+    println!("preflight GET {path} (JWT, rate limit, cache, metrics, log): {:.0} req/s (p50 {:?}, p99 {:?}, errors {})", full.rps, full.p50, full.p99, full.errors);
+    println!("ratio preflight/baseline: {:.2}   budget >= 0.50", full.rps / baseline.rps);
+    println!("at half the baseline rate ({half_rate:.0} req/s offered): achieved {:.0} req/s, p99 {:?}   budget p99 < 5 ms", paced.rps, paced.p99);
+    Ok(())
+}

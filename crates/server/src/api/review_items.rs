@@ -1,0 +1,370 @@
+//! Items of a review: `/api/v1/reviews/{id}/items/{key}`. State changes follow PRODUCT.md §3
+//! (rules in `preflight_domain::state`); each one is a compare-and-set on the item's version
+//! with its audit entry in the same transaction.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use preflight_domain::{
+    Action, Attestation, CheckSpec, Exclusion, Item, ItemState, RunResult, TransitionContext,
+    TransitionError, Waiver, apply_action, effective_state, validate_transition,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::checklists::CheckUpdate;
+use super::etag::check_if_match;
+use super::review_state::{self, LoadedReview, check_of, record_of};
+use super::support::json_with_etag;
+use crate::auth::{AuthUser, Role};
+use crate::db::audit;
+use crate::db::entities::review_item;
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::ApiJson;
+use crate::readiness_cache;
+use crate::state::AppState;
+
+/// Longest comment or reason kept.
+const MAX_TEXT: usize = 4000;
+/// Compare-and-set attempts before a busy item answers 409.
+const ATTEMPTS: usize = 8;
+
+/// One item of a review with its state and what decided it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewItemView {
+    pub id: Uuid,
+    pub key: String,
+    pub text: String,
+    pub section: Option<String>,
+    pub group: Option<String>,
+    pub optional: bool,
+    pub parent: Option<String>,
+    pub depth: u32,
+    /// pending, passed, failed, waived or not_applicable (effective now).
+    pub state: String,
+    #[schema(value_type = Option<Object>)]
+    pub check: Option<CheckSpec>,
+    pub check_definition: Option<String>,
+    pub re_attest_days: Option<i32>,
+    pub requires_comment: bool,
+    #[schema(value_type = Option<Object>)]
+    pub attestation: Option<Attestation>,
+    #[schema(value_type = Option<Object>)]
+    pub waiver: Option<Waiver>,
+    #[schema(value_type = Option<Object>)]
+    pub exclusion: Option<Exclusion>,
+    #[schema(value_type = Option<Object>)]
+    pub last_run: Option<RunResult>,
+    /// Also the item's ETag (`"v<version>"`).
+    pub version: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn state_name(s: ItemState) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+pub fn item_view(
+    lr: &LoadedReview,
+    item: &Item,
+    row: &review_item::Model,
+    now: DateTime<Utc>,
+) -> ApiResult<ReviewItemView> {
+    let record = record_of(row)?;
+    let check = check_of(row)?;
+    Ok(ReviewItemView {
+        id: row.id,
+        key: row.key.clone(),
+        text: item.text.clone(),
+        section: item.section.clone(),
+        group: item.group.clone(),
+        optional: item.optional,
+        parent: item.parent.clone(),
+        depth: item.depth,
+        state: state_name(lr.state_of(row, now)?),
+        check_definition: check.as_ref().map(CheckSpec::to_definition),
+        check,
+        re_attest_days: row.re_attest_days,
+        requires_comment: row.requires_comment,
+        attestation: record.attestation,
+        waiver: record.waiver,
+        exclusion: record.exclusion,
+        last_run: record.last_run,
+        version: row.version,
+        updated_at: row.updated_at,
+    })
+}
+
+/// A manual change of an item's state.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ItemAction {
+    /// Sign the item off (editor). `comment` is required when the template asks for one.
+    SignOff {
+        #[serde(default)]
+        comment: Option<String>,
+    },
+    /// Mark the item failed (editor).
+    Fail {
+        #[serde(default)]
+        comment: Option<String>,
+    },
+    /// Exempt the item until `expires_at` (admin); counts as passed until then.
+    Waive {
+        reason: String,
+        expires_at: DateTime<Utc>,
+    },
+    /// Exclude the item from the score (editor).
+    #[serde(alias = "mark_not_applicable")]
+    NotApplicable { reason: String },
+    /// Clear sign-off, waiver and exclusion (editor).
+    Reset {
+        #[serde(default)]
+        comment: Option<String>,
+    },
+}
+
+impl ItemAction {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::SignOff { .. } => "sign_off",
+            Self::Fail { .. } => "fail",
+            Self::Waive { .. } => "waive",
+            Self::NotApplicable { .. } => "not_applicable",
+            Self::Reset { .. } => "reset",
+        }
+    }
+
+    /// The text the audit entry carries as its comment.
+    fn comment(&self) -> Option<String> {
+        match self {
+            Self::SignOff { comment } | Self::Fail { comment } | Self::Reset { comment } => {
+                comment.clone()
+            }
+            Self::Waive { reason, .. } | Self::NotApplicable { reason } => Some(reason.clone()),
+        }
+    }
+
+    fn into_domain(self) -> Action {
+        match self {
+            Self::SignOff { comment } => Action::SignOff { comment },
+            Self::Fail { comment } => Action::Fail { comment },
+            Self::Waive { reason, expires_at } => Action::Waive { reason, expires_at },
+            Self::NotApplicable { reason } => Action::MarkNotApplicable { reason },
+            Self::Reset { .. } => Action::Reset,
+        }
+    }
+}
+
+fn transition_problem(e: &TransitionError) -> ApiError {
+    match e {
+        TransitionError::CommentRequired => {
+            ApiError::validation(e.to_string()).field("comment", "required by this item")
+        }
+        TransitionError::ReasonRequired => ApiError::validation(e.to_string()).field("reason", "required"),
+        TransitionError::ExpiryNotInFuture { .. } => {
+            ApiError::validation(e.to_string()).field("expires_at", "must be in the future")
+        }
+        TransitionError::NotAllowed { .. } => ApiError::conflict(e.to_string()),
+    }
+}
+
+fn find_item<'a>(lr: &'a LoadedReview, key: &str) -> ApiResult<(&'a Item, &'a review_item::Model)> {
+    let not_found = || ApiError::not_found(format!("review {} has no item {key:?}", lr.review.id));
+    let row = lr.row(key).ok_or_else(not_found)?;
+    let item = lr.item(key).ok_or_else(not_found)?;
+    Ok((item, row))
+}
+
+async fn current_row(state: &AppState, id: Uuid) -> ApiResult<review_item::Model> {
+    review_item::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no review item {id}")))
+}
+
+#[utoipa::path(get, path = "/api/v1/reviews/{id}/items/{key}", tag = "reviews", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Review id"),
+        ("key" = String, Path, description = "Item key, URL-encoded (`/` as `%2F`)")),
+    responses((status = 200, description = "The item; ETag carries its version", body = ReviewItemView),
+        (status = 404, description = "No such review or item", body = crate::error::Problem, content_type = "application/problem+json")))]
+pub async fn get(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((id, key)): Path<(Uuid, String)>,
+) -> ApiResult<Response> {
+    auth.require_role(Role::Viewer)?;
+    let lr = review_state::load(&state.db, id).await?;
+    let (item, row) = find_item(&lr, &key)?;
+    Ok(json_with_etag(StatusCode::OK, row.version, item_view(&lr, item, row, Utc::now())?))
+}
+
+#[utoipa::path(post, path = "/api/v1/reviews/{id}/items/{key}", tag = "reviews", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Review id"),
+        ("key" = String, Path, description = "Item key, URL-encoded (`/` as `%2F`)"),
+        ("If-Match" = Option<String>, Header, description = "Item ETag; without it concurrent changes are applied one after the other")),
+    request_body = ItemAction,
+    responses((status = 200, description = "The item after the change", body = ReviewItemView),
+        (status = 403, description = "Viewers change nothing; only admins waive", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such review or item", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed from the current state", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing comment or reason, expiry in the past", body = crate::error::Problem, content_type = "application/problem+json")))]
+pub async fn act(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((id, key)): Path<(Uuid, String)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ItemAction>,
+) -> ApiResult<Response> {
+    // Waivers are exemptions from the platform's rules: only admins grant them.
+    auth.require_write(if matches!(body, ItemAction::Waive { .. }) {
+        Role::Admin
+    } else {
+        Role::Editor
+    })?;
+    if body.comment().is_some_and(|c| c.chars().count() > MAX_TEXT) {
+        return Err(ApiError::validation("too long").field("comment", format!("at most {MAX_TEXT} characters")));
+    }
+    let lr = review_state::load(&state.db, id).await?;
+    let (item, first) = find_item(&lr, &key)?;
+    check_if_match(&headers, first.version)?;
+    let strict = headers.contains_key(axum::http::header::IF_MATCH);
+    let action_name = body.name();
+    let comment = body.comment();
+    let action = body.into_domain();
+    let mut row = first.clone();
+    for _ in 0..ATTEMPTS {
+        let record = record_of(&row)?;
+        let now = Utc::now();
+        let re_attest = row.re_attest_days.and_then(|d| u32::try_from(d).ok());
+        let from = effective_state(&record, re_attest, now);
+        let ctx = TransitionContext {
+            now,
+            requires_comment: row.requires_comment,
+        };
+        validate_transition(from, &action, &ctx).map_err(|e| transition_problem(&e))?;
+        let next = apply_action(&record, &action, &auth.email, now);
+        let to = effective_state(&next, re_attest, now);
+        let next_json = serde_json::to_value(&next).map_err(ApiError::internal)?;
+        let txn = state.db.begin().await?;
+        // The conditional UPDATE is the transaction's first statement, so on SQLite it takes
+        // the write lock (waiting on busy_timeout) instead of failing a read-to-write upgrade.
+        let result = review_item::Entity::update_many()
+            .col_expr(review_item::Column::Record, Expr::value(next_json.clone()))
+            .col_expr(review_item::Column::Version, Expr::value(row.version + 1))
+            .col_expr(review_item::Column::UpdatedAt, Expr::value(now))
+            .filter(review_item::Column::Id.eq(row.id))
+            .filter(review_item::Column::Version.eq(row.version))
+            .exec(&txn)
+            .await?;
+        if result.rows_affected == 0 {
+            txn.rollback().await?;
+            if strict {
+                return Err(ApiError::precondition_failed(
+                    "the item has changed since your read; fetch it again",
+                ));
+            }
+            row = current_row(&state, row.id).await?;
+            continue;
+        }
+        audit::record(
+            &txn,
+            &auth.actor(),
+            audit::Entry {
+                action: match action_name {
+                    "sign_off" => "review_item.sign_off",
+                    "fail" => "review_item.fail",
+                    "waive" => "review_item.waive",
+                    "not_applicable" => "review_item.not_applicable",
+                    _ => "review_item.reset",
+                },
+                target_type: "review_item",
+                target_id: row.id.to_string(),
+                before: Some(serde_json::json!({"review_id": id, "key": key, "state": from, "record": record})),
+                after: Some(serde_json::json!({"review_id": id, "key": key, "state": to, "record": next_json})),
+                comment: comment.clone(),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        readiness_cache::after_write(&state, Some(lr.review.service_id)).await;
+        let updated = current_row(&state, row.id).await?;
+        return Ok(json_with_etag(
+            StatusCode::OK,
+            updated.version,
+            item_view(&lr, item, &updated, Utc::now())?,
+        ));
+    }
+    Err(ApiError::conflict(
+        "the item is being changed by others right now; try again",
+    ))
+}
+
+#[utoipa::path(put, path = "/api/v1/reviews/{id}/items/{key}/check", tag = "reviews", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Review id"),
+        ("key" = String, Path, description = "Item key, URL-encoded (`/` as `%2F`)"),
+        ("If-Match" = Option<String>, Header, description = "Item ETag")),
+    request_body = CheckUpdate,
+    responses((status = 200, description = "The item with its new check (or none)", body = ReviewItemView),
+        (status = 403, description = "Viewers cannot change checks", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such review or item", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Concurrent change", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid check", body = crate::error::Problem, content_type = "application/problem+json")))]
+pub async fn put_check(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((id, key)): Path<(Uuid, String)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CheckUpdate>,
+) -> ApiResult<Response> {
+    auth.require_write(Role::Editor)?;
+    let check = body.resolve()?;
+    let lr = review_state::load(&state.db, id).await?;
+    let (item, row) = find_item(&lr, &key)?;
+    check_if_match(&headers, row.version)?;
+    let before = check_of(row)?.map(|c| c.to_definition());
+    let after = check.as_ref().map(CheckSpec::to_definition);
+    let value = check
+        .as_ref()
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(ApiError::internal)?;
+    let txn = state.db.begin().await?;
+    let result = review_item::Entity::update_many()
+        .col_expr(review_item::Column::CheckSpec, Expr::value(value))
+        .col_expr(review_item::Column::Version, Expr::value(row.version + 1))
+        .col_expr(review_item::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(review_item::Column::Id.eq(row.id))
+        .filter(review_item::Column::Version.eq(row.version))
+        .exec(&txn)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(ApiError::conflict("the item was changed concurrently; fetch it again"));
+    }
+    audit::record(
+        &txn,
+        &auth.actor(),
+        audit::Entry {
+            action: "review_item.check",
+            target_type: "review_item",
+            target_id: row.id.to_string(),
+            before: Some(serde_json::json!({"review_id": id, "key": key, "check": before})),
+            after: Some(serde_json::json!({"review_id": id, "key": key, "check": after})),
+            comment: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    readiness_cache::after_write(&state, Some(lr.review.service_id)).await;
+    let updated = current_row(&state, row.id).await?;
+    Ok(json_with_etag(StatusCode::OK, updated.version, item_view(&lr, item, &updated, Utc::now())?))
+}
