@@ -28,7 +28,7 @@ RUNBOOK_BASE = "https://github.com/preflight-dev/preflight/blob/main/"
 
 # The `preflight` CLI contract; docs may only use these.
 PREFLIGHT_COMMANDS = {
-    "serve", "migrate", "doctor", "healthcheck", "backup", "restore", "rotate-encryption-key", "check",
+    "serve", "migrate", "doctor", "healthcheck", "backup", "restore", "rotate-encryption-key", "check", "admin",
 }
 
 # Metric families the binary exports (contract). Histograms also expose _bucket/_count/_sum.

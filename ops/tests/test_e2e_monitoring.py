@@ -269,9 +269,12 @@ def send_traffic(ctx):
         "name": "e2e-self", "base_url": base, "environment": "development",
     }, headers=auth)
     notes.append(f"POST /api/v1/services: {status} {body[:200]!r}")
-    for _ in range(3):
+    service_id = json.loads(body).get("id") if status == 201 else None
+    for _ in range(3):  # the first read misses the readiness cache, the next ones hit it
         http("GET", base + "/api/v1/readiness", headers=auth)
         http("GET", base + "/api/v1/services", headers=auth)
+        if service_id:
+            http("GET", f"{base}/api/v1/services/{service_id}/readiness", headers=auth)
     http("GET", base + "/api/v1/readiness")  # 401 without a token
     result = subprocess.run([str(ctx["binary"]), "backup", "--output", str(ctx["tmp"] / "backups")],
                             env=ctx["env"], cwd=ctx["tmp"], capture_output=True, text=True, timeout=60)

@@ -23,8 +23,16 @@ struct Load {
 }
 
 /// Closed-loop load (or paced when `rate` is set) for `secs` seconds from `conc` workers.
-async fn drive(url: String, token: Option<String>, conc: usize, secs: u64, rate: Option<f64>) -> anyhow::Result<Load> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(conc).build()?;
+async fn drive(
+    url: String,
+    token: Option<String>,
+    conc: usize,
+    secs: u64,
+    rate: Option<f64>,
+) -> anyhow::Result<Load> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(conc)
+        .build()?;
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let mut handles = Vec::new();
@@ -38,7 +46,10 @@ async fn drive(url: String, token: Option<String>, conc: usize, secs: u64, rate:
         handles.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0u64;
-            let mut next = Instant::now() + interval.map(|i| i.mul_f64(w as f64 / conc as f64)).unwrap_or_default();
+            let mut next = Instant::now()
+                + interval
+                    .map(|i| i.mul_f64(w as f64 / conc as f64))
+                    .unwrap_or_default();
             while !stop.load(Ordering::Relaxed) {
                 if let Some(i) = interval {
                     let now = Instant::now();
@@ -74,8 +85,17 @@ async fn drive(url: String, token: Option<String>, conc: usize, secs: u64, rate:
         errors += e;
     }
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
-    Ok(Load { rps: all.len() as f64 / elapsed.as_secs_f64(), p50: pct(0.5), p99: pct(0.99), errors })
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Ok(Load {
+        rps: all.len() as f64 / elapsed.as_secs_f64(),
+        p50: pct(0.5),
+        p99: pct(0.99),
+        errors,
+    })
 }
 
 fn rss_mib(pid: u32) -> anyhow::Result<f64> {
@@ -112,7 +132,9 @@ async fn main() -> anyhow::Result<()> {
     let base_addr = listener.local_addr()?;
     let app = axum::Router::new().route(
         "/",
-        axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok", "ready": true})) }),
+        axum::routing::get(|| async {
+            axum::Json(serde_json::json!({"status": "ok", "ready": true}))
+        }),
     );
     tokio::spawn(async move { axum::serve(listener, app).await });
 
@@ -136,7 +158,9 @@ async fn main() -> anyhow::Result<()> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .with_context(|| format!("starting {bin} (build it: cargo build --release -p preflight)"))?;
+        .with_context(|| {
+            format!("starting {bin} (build it: cargo build --release -p preflight)")
+        })?;
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let ready_after = loop {
@@ -156,7 +180,9 @@ async fn main() -> anyhow::Result<()> {
 
     let login: serde_json::Value = client
         .post(format!("{base}/api/v1/auth/login"))
-        .json(&serde_json::json!({"email": "bench@example.com", "password": "Bench-Password-12345"}))
+        .json(
+            &serde_json::json!({"email": "bench@example.com", "password": "Bench-Password-12345"}),
+        )
         .send()
         .await?
         .json()
@@ -164,25 +190,60 @@ async fn main() -> anyhow::Result<()> {
     let token = login["access_token"].as_str().context("login")?.to_owned();
     // The readiness overview when the build has it, else the cheapest authenticated read.
     let mut path = "/api/v1/readiness".to_owned();
-    let probe = client.get(format!("{base}{path}")).bearer_auth(&token).send().await?;
+    let probe = client
+        .get(format!("{base}{path}"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
     if !probe.status().is_success() {
         path = "/api/v1/me".to_owned();
     }
 
     let baseline = drive(format!("http://{base_addr}/"), None, conc, secs, None).await?;
-    let full = drive(format!("{base}{path}"), Some(token.clone()), conc, secs, None).await?;
+    let full = drive(
+        format!("{base}{path}"),
+        Some(token.clone()),
+        conc,
+        secs,
+        None,
+    )
+    .await?;
     let half_rate = baseline.rps / 2.0;
-    let paced = drive(format!("{base}{path}"), Some(token), conc, secs, Some(half_rate)).await?;
+    let paced = drive(
+        format!("{base}{path}"),
+        Some(token),
+        conc,
+        secs,
+        Some(half_rate),
+    )
+    .await?;
     let loaded = rss_mib(child.id())?;
     let _ = child.kill();
     let _ = child.wait();
 
-    println!("preflight benchmark ({secs} s per phase, {conc} connections, same machine, same run)");
-    println!("start to ready (SQLite, migrations applied): {:.0} ms   budget < 500 ms", ready_after.as_secs_f64() * 1000.0);
+    println!(
+        "preflight benchmark ({secs} s per phase, {conc} connections, same machine, same run)"
+    );
+    println!(
+        "start to ready (SQLite, migrations applied): {:.0} ms   budget < 500 ms",
+        ready_after.as_secs_f64() * 1000.0
+    );
     println!("idle memory (RSS): {idle:.1} MiB   budget < 50 MiB; after load: {loaded:.1} MiB");
-    println!("baseline bare axum JSON: {:.0} req/s (p50 {:?}, p99 {:?})", baseline.rps, baseline.p50, baseline.p99);
-    println!("preflight GET {path} (JWT, rate limit, cache, metrics, log): {:.0} req/s (p50 {:?}, p99 {:?}, errors {})", full.rps, full.p50, full.p99, full.errors);
-    println!("ratio preflight/baseline: {:.2}   budget >= 0.50", full.rps / baseline.rps);
-    println!("at half the baseline rate ({half_rate:.0} req/s offered): achieved {:.0} req/s, p99 {:?}   budget p99 < 5 ms", paced.rps, paced.p99);
+    println!(
+        "baseline bare axum JSON: {:.0} req/s (p50 {:?}, p99 {:?})",
+        baseline.rps, baseline.p50, baseline.p99
+    );
+    println!(
+        "preflight GET {path} (JWT, rate limit, cache, metrics, log): {:.0} req/s (p50 {:?}, p99 {:?}, errors {})",
+        full.rps, full.p50, full.p99, full.errors
+    );
+    println!(
+        "ratio preflight/baseline: {:.2}   budget >= 0.50",
+        full.rps / baseline.rps
+    );
+    println!(
+        "at half the baseline rate ({half_rate:.0} req/s offered): achieved {:.0} req/s, p99 {:?}   budget p99 < 5 ms",
+        paced.rps, paced.p99
+    );
     Ok(())
 }

@@ -269,6 +269,23 @@ impl Keyring {
     /// Encrypts `plaintext` under the current key with a fresh random nonce, binding it to `aad`
     /// (see the module docs). Two encryptions of the same value differ.
     pub fn encrypt(&self, plaintext: &[u8], aad: &[u8]) -> Result<String, EncryptError> {
+        let (nonce, ciphertext) = self.seal(plaintext, aad)?;
+        let mut raw = Vec::with_capacity(NONCE_LEN + ciphertext.len());
+        raw.extend_from_slice(&nonce);
+        raw.extend_from_slice(&ciphertext);
+        Ok(format!(
+            "{VERSION}.{}.{}",
+            self.current.id,
+            URL_SAFE_NO_PAD.encode(raw)
+        ))
+    }
+
+    /// Encrypts under the current key with a fresh random nonce; returns (nonce, ciphertext).
+    fn seal(
+        &self,
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> Result<([u8; NONCE_LEN], Vec<u8>), EncryptError> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
         let ciphertext = self
@@ -282,14 +299,7 @@ impl Keyring {
                 },
             )
             .map_err(|_| EncryptError::TooLarge)?;
-        let mut raw = Vec::with_capacity(NONCE_LEN + ciphertext.len());
-        raw.extend_from_slice(&nonce);
-        raw.extend_from_slice(&ciphertext);
-        Ok(format!(
-            "{VERSION}.{}.{}",
-            self.current.id,
-            URL_SAFE_NO_PAD.encode(raw)
-        ))
+        Ok((nonce, ciphertext))
     }
 
     /// Decrypts a value made by [`Keyring::encrypt`] with the same `aad`, using whichever key of
@@ -313,19 +323,7 @@ impl Keyring {
     /// Binary form of [`Keyring::encrypt`] for bulk data (backups): `kid ‖ nonce ‖ ciphertext`,
     /// without the base64 expansion of the text form.
     pub fn encrypt_bytes(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, EncryptError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
-        let ciphertext = self
-            .current
-            .cipher()
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
-            .map_err(|_| EncryptError::TooLarge)?;
+        let (nonce, ciphertext) = self.seal(plaintext, aad)?;
         let mut raw = Vec::with_capacity(KID_LEN + NONCE_LEN + ciphertext.len());
         raw.extend_from_slice(self.current.id.as_bytes());
         raw.extend_from_slice(&nonce);

@@ -4,6 +4,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = preflight::cli::Cli::parse();
+    // One TLS crypto provider for the whole process (native TLS, PostgreSQL TLS): aws-lc-rs.
+    // Several crates in the tree could bring their own, so rustls cannot pick one by itself.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

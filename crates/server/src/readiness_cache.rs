@@ -65,7 +65,9 @@ pub async fn after_write(state: &AppState, service: Option<Uuid>) {
         Ok((r, _)) => publish(&r),
         // A deleted service keeps its last values (the exporter cannot drop series).
         Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => {}
-        Err(e) => tracing::warn!(service = %id, error = ?e.detail, "refreshing readiness metrics failed"),
+        Err(e) => {
+            tracing::warn!(service = %id, error = ?e.detail, "refreshing readiness metrics failed")
+        }
     }
 }
 
@@ -99,7 +101,10 @@ pub fn describe() {
         READY_GAUGE,
         "1 when no required item of the service is pending or failed, else 0."
     );
-    metrics::describe_gauge!(ITEMS_GAUGE, "Checklist items of a service by effective state.");
+    metrics::describe_gauge!(
+        ITEMS_GAUGE,
+        "Checklist items of a service by effective state."
+    );
 }
 
 /// Publishes the gauges now and then every `every`, for as long as the process runs.

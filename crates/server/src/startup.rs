@@ -280,6 +280,12 @@ pub async fn shutdown_signal() {
 /// Serves until a shutdown signal, then drains in-flight requests (bounded by
 /// `SHUTDOWN_TIMEOUT`).
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
+    if let (Some(cert), Some(key)) = (
+        state.settings.tls_cert.clone(),
+        state.settings.tls_key.clone(),
+    ) {
+        return serve_tls(state, &cert, &key).await;
+    }
     let addr = state.settings.bind_addr();
     let shutdown_timeout = state.settings.shutdown_timeout;
     let listener = TcpListener::bind(addr)
@@ -287,7 +293,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
     let app = router(state);
-    tracing::info!(address = %local, "preflight is listening");
+    tracing::info!(address = %local, tls = false, "preflight is listening");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(
         listener,
@@ -306,6 +312,43 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
             tracing::warn!("shutdown timeout reached; exiting with requests still in flight");
         }
     }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Native TLS (`TLS_CERT` / `TLS_KEY`, PEM) with the same graceful shutdown; axum-server does
+/// the per-connection handshakes so a slow client cannot stall the accept loop.
+async fn serve_tls(
+    state: AppState,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<()> {
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+        .await
+        .with_context(|| {
+            format!(
+                "loading TLS_CERT {} / TLS_KEY {}",
+                cert.display(),
+                key.display()
+            )
+        })?;
+    let addr = state.settings.bind_addr();
+    let shutdown_timeout = state.settings.shutdown_timeout;
+    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    let app = router(state);
+    let handle = axum_server::Handle::new();
+    let signal_handle = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        signal_handle.graceful_shutdown(Some(shutdown_timeout));
+    });
+    tracing::info!(address = %local, tls = true, "preflight is listening");
+    axum_server::from_tcp_rustls(listener, config)?
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -224,10 +224,16 @@ pub async fn list(
     if !params.include_archived.unwrap_or(false) {
         q = q.filter(checklist::Column::ArchivedAt.is_null());
     }
-    if let Some(name) = params.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+    if let Some(name) = params
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
         q = q.filter(
-            Expr::expr(Func::lower(Expr::col(checklist::Column::Name)))
-                .like(LikeExpr::new(format!("%{}%", like_escape(&name.to_lowercase()))).escape('\\')),
+            Expr::expr(Func::lower(Expr::col(checklist::Column::Name))).like(
+                LikeExpr::new(format!("%{}%", like_escape(&name.to_lowercase()))).escape('\\'),
+            ),
         );
     }
     let paginator = q.paginate(&state.db, per_page);
@@ -344,9 +350,21 @@ pub async fn get(
     auth.require_role(Role::Viewer)?;
     let m = find(&state.db, id).await?;
     if wants_markdown(&headers, format.format) {
-        return Ok(markdown_response(to_markdown(&document_of(&m)?), Some(m.version)));
+        return Ok(markdown_response(
+            to_markdown(&document_of(&m)?),
+            Some(m.version),
+        ));
     }
     Ok(json_with_etag(StatusCode::OK, m.version, view(&m)?))
+}
+
+/// What a new version of a template consists of.
+struct NewVersion<'a> {
+    name: String,
+    source: String,
+    doc: &'a Checklist,
+    action: &'static str,
+    comment: Option<String>,
 }
 
 /// Stores a new version of a template (compare-and-set on the version) and audits it.
@@ -354,12 +372,15 @@ async fn replace(
     state: &AppState,
     actor: &Actor,
     current: &checklist::Model,
-    name: String,
-    source: String,
-    doc: &Checklist,
-    action: &'static str,
-    comment: Option<String>,
+    next_version: NewVersion<'_>,
 ) -> ApiResult<checklist::Model> {
+    let NewVersion {
+        name,
+        source,
+        doc,
+        action,
+        comment,
+    } = next_version;
     let txn = state.db.begin().await?;
     name_taken(&txn, &name, Some(current.id)).await?;
     let next = current.version + 1;
@@ -427,14 +448,20 @@ pub async fn update(
         &state,
         &auth.actor(),
         &current,
-        name,
-        source,
-        &doc,
-        "checklist.update",
-        None,
+        NewVersion {
+            name,
+            source,
+            doc: &doc,
+            action: "checklist.update",
+            comment: None,
+        },
     )
     .await?;
-    Ok(json_with_etag(StatusCode::OK, updated.version, view(&updated)?))
+    Ok(json_with_etag(
+        StatusCode::OK,
+        updated.version,
+        view(&updated)?,
+    ))
 }
 
 fn refuse_builtin(m: &checklist::Model) -> ApiResult<()> {
@@ -512,9 +539,9 @@ impl CheckUpdate {
     pub fn resolve(self) -> ApiResult<Option<CheckSpec>> {
         match (self.check, self.definition) {
             (Some(_), Some(_)) => Err(ApiError::validation("give either check or definition")),
-            (None, Some(def)) => CheckSpec::from_definition(&def)
-                .map(Some)
-                .map_err(|e| ApiError::validation("invalid check").field("definition", e.to_string())),
+            (None, Some(def)) => CheckSpec::from_definition(&def).map(Some).map_err(|e| {
+                ApiError::validation("invalid check").field("definition", e.to_string())
+            }),
             (Some(serde_json::Value::Null) | None, None) => Ok(None),
             (Some(value), None) => serde_json::from_value::<CheckSpec>(value)
                 .map(Some)
@@ -558,14 +585,20 @@ pub async fn put_item_check(
         &state,
         &auth.actor(),
         &current,
-        current.name.clone(),
-        source,
-        &doc,
-        "checklist.item_check",
-        Some(format!("{key}: {before:?} -> {after:?}")),
+        NewVersion {
+            name: current.name.clone(),
+            source,
+            doc: &doc,
+            action: "checklist.item_check",
+            comment: Some(format!("{key}: {before:?} -> {after:?}")),
+        },
     )
     .await?;
-    Ok(json_with_etag(StatusCode::OK, updated.version, view(&updated)?))
+    Ok(json_with_etag(
+        StatusCode::OK,
+        updated.version,
+        view(&updated)?,
+    ))
 }
 
 /// Makes sure the built-in template exists and matches this binary's text. Idempotent and
@@ -586,7 +619,10 @@ pub async fn seed_builtin(db: &DatabaseConnection) -> anyhow::Result<()> {
             let txn = db.begin().await?;
             let result = checklist::Entity::update_many()
                 .col_expr(checklist::Column::Source, Expr::value(PRODUCTION_READINESS))
-                .col_expr(checklist::Column::Document, Expr::value(serde_json::to_value(&doc)?))
+                .col_expr(
+                    checklist::Column::Document,
+                    Expr::value(serde_json::to_value(&doc)?),
+                )
                 .col_expr(checklist::Column::ItemCount, Expr::value(item_count(&doc)))
                 .col_expr(checklist::Column::Version, Expr::value(m.version + 1))
                 .col_expr(checklist::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -626,7 +662,16 @@ pub async fn seed_builtin(db: &DatabaseConnection) -> anyhow::Result<()> {
             } else {
                 BUILTIN_NAME.to_owned()
             };
-            match insert(&txn, &actor, name, true, PRODUCTION_READINESS.to_owned(), &doc).await {
+            match insert(
+                &txn,
+                &actor,
+                name,
+                true,
+                PRODUCTION_READINESS.to_owned(),
+                &doc,
+            )
+            .await
+            {
                 Ok(_) => {
                     txn.commit().await?;
                     tracing::info!("installed the built-in checklist template");

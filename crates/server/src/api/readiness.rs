@@ -201,7 +201,10 @@ fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTi
     }
 }
 
-pub fn review_readiness(lr: &LoadedReview, now: DateTime<Utc>) -> ApiResult<Timed<ReviewReadiness>> {
+pub fn review_readiness(
+    lr: &LoadedReview,
+    now: DateTime<Utc>,
+) -> ApiResult<Timed<ReviewReadiness>> {
     let r = compute_readiness(&lr.scored(now)?);
     let view = ReviewReadiness {
         review_id: lr.review.id,

@@ -168,7 +168,9 @@ fn transition_problem(e: &TransitionError) -> ApiError {
         TransitionError::CommentRequired => {
             ApiError::validation(e.to_string()).field("comment", "required by this item")
         }
-        TransitionError::ReasonRequired => ApiError::validation(e.to_string()).field("reason", "required"),
+        TransitionError::ReasonRequired => {
+            ApiError::validation(e.to_string()).field("reason", "required")
+        }
         TransitionError::ExpiryNotInFuture { .. } => {
             ApiError::validation(e.to_string()).field("expires_at", "must be in the future")
         }
@@ -203,7 +205,11 @@ pub async fn get(
     auth.require_role(Role::Viewer)?;
     let lr = review_state::load(&state.db, id).await?;
     let (item, row) = find_item(&lr, &key)?;
-    Ok(json_with_etag(StatusCode::OK, row.version, item_view(&lr, item, row, Utc::now())?))
+    Ok(json_with_etag(
+        StatusCode::OK,
+        row.version,
+        item_view(&lr, item, row, Utc::now())?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/reviews/{id}/items/{key}", tag = "reviews", security(("bearer" = [])),
@@ -231,7 +237,8 @@ pub async fn act(
         Role::Editor
     })?;
     if body.comment().is_some_and(|c| c.chars().count() > MAX_TEXT) {
-        return Err(ApiError::validation("too long").field("comment", format!("at most {MAX_TEXT} characters")));
+        return Err(ApiError::validation("too long")
+            .field("comment", format!("at most {MAX_TEXT} characters")));
     }
     let lr = review_state::load(&state.db, id).await?;
     let (item, first) = find_item(&lr, &key)?;
@@ -348,7 +355,9 @@ pub async fn put_check(
         .exec(&txn)
         .await?;
     if result.rows_affected == 0 {
-        return Err(ApiError::conflict("the item was changed concurrently; fetch it again"));
+        return Err(ApiError::conflict(
+            "the item was changed concurrently; fetch it again",
+        ));
     }
     audit::record(
         &txn,
@@ -366,5 +375,9 @@ pub async fn put_check(
     txn.commit().await?;
     readiness_cache::after_write(&state, Some(lr.review.service_id)).await;
     let updated = current_row(&state, row.id).await?;
-    Ok(json_with_etag(StatusCode::OK, updated.version, item_view(&lr, item, &updated, Utc::now())?))
+    Ok(json_with_etag(
+        StatusCode::OK,
+        updated.version,
+        item_view(&lr, item, &updated, Utc::now())?,
+    ))
 }

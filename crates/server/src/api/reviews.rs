@@ -151,12 +151,16 @@ pub async fn attach(
         .one(&state.db)
         .await?
         .ok_or_else(|| {
-            ApiError::validation("unknown checklist")
-                .field("checklist_id", format!("no checklist {}", body.checklist_id))
+            ApiError::validation("unknown checklist").field(
+                "checklist_id",
+                format!("no checklist {}", body.checklist_id),
+            )
         })?;
     let title = match body.title.as_deref().map(str::trim) {
         Some(t) if t.is_empty() || t.chars().count() > 200 => {
-            return Err(ApiError::validation("invalid review").field("title", "1 to 200 characters"));
+            return Err(
+                ApiError::validation("invalid review").field("title", "1 to 200 characters")
+            );
         }
         Some(t) => t.to_owned(),
         None => template.name.clone(),
@@ -228,8 +232,10 @@ pub async fn attach(
             target_type: "review",
             target_id: id.to_string(),
             before: None,
-            after: Some(serde_json::json!({"service_id": service_id, "checklist_id": template.id,
-                "checklist_version": template.version, "items": doc.items.len()})),
+            after: Some(
+                serde_json::json!({"service_id": service_id, "checklist_id": template.id,
+                "checklist_version": template.version, "items": doc.items.len()}),
+            ),
             comment: None,
         },
     )
@@ -237,7 +243,11 @@ pub async fn attach(
     txn.commit().await?;
     readiness_cache::after_write(&state, Some(service_id)).await;
     let lr = review_state::load(&state.db, id).await?;
-    let mut res = json_with_etag(StatusCode::CREATED, lr.review.version, view(&lr, Utc::now())?);
+    let mut res = json_with_etag(
+        StatusCode::CREATED,
+        lr.review.version,
+        view(&lr, Utc::now())?,
+    );
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/reviews/{id}")) {
         res.headers_mut().insert(header::LOCATION, location);
     }
@@ -303,7 +313,11 @@ pub async fn get(
         let text = to_markdown_with_state(&lr.checklist, &|item| reports.get(&item.key).cloned());
         return Ok(markdown_response(text, Some(lr.review.version)));
     }
-    Ok(json_with_etag(StatusCode::OK, lr.review.version, view(&lr, now)?))
+    Ok(json_with_etag(
+        StatusCode::OK,
+        lr.review.version,
+        view(&lr, now)?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/reviews/{id}", tag = "reviews", security(("bearer" = [])),
@@ -332,7 +346,9 @@ pub async fn delete(
         .exec(&txn)
         .await?;
     if result.rows_affected == 0 {
-        return Err(ApiError::conflict("the review was changed concurrently; fetch it again"));
+        return Err(ApiError::conflict(
+            "the review was changed concurrently; fetch it again",
+        ));
     }
     audit::record(
         &txn,

@@ -56,9 +56,7 @@ pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
 }
 
 fn clean(value: Option<String>) -> Option<String> {
-    value
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> ApiError {
@@ -96,10 +94,13 @@ pub fn validate_base_url(url: Option<String>) -> ApiResult<Option<String>> {
     let Some(url) = clean(url) else {
         return Ok(None);
     };
-    let parsed = url::Url::parse(&url)
-        .map_err(|e| invalid("base_url", format!("not a URL: {e}")))?;
+    let parsed =
+        url::Url::parse(&url).map_err(|e| invalid("base_url", format!("not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(invalid("base_url", "must be an http:// or https:// URL with a host"));
+        return Err(invalid(
+            "base_url",
+            "must be an http:// or https:// URL with a host",
+        ));
     }
     if url.len() > 2048 {
         return Err(invalid("base_url", "at most 2048 characters"));
@@ -126,14 +127,20 @@ pub fn validate_owners(owners: Vec<String>) -> ApiResult<Vec<String>> {
 
 pub fn validate_contacts(contacts: Vec<Contact>) -> ApiResult<Vec<Contact>> {
     if contacts.len() > MAX_CONTACTS {
-        return Err(invalid("contacts", format!("at most {MAX_CONTACTS} contacts")));
+        return Err(invalid(
+            "contacts",
+            format!("at most {MAX_CONTACTS} contacts"),
+        ));
     }
     contacts
         .into_iter()
         .map(|c| {
             let name = c.name.trim().to_owned();
             if name.is_empty() || name.chars().count() > 200 {
-                return Err(invalid("contacts", "every contact needs a name (at most 200 characters)"));
+                return Err(invalid(
+                    "contacts",
+                    "every contact needs a name (at most 200 characters)",
+                ));
             }
             Ok(Contact {
                 name,
@@ -155,7 +162,10 @@ pub fn validate_credentials(c: &CredentialsInput) -> ApiResult<()> {
     }
     for (name, value) in &c.headers {
         if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-            return Err(invalid("credentials.headers", format!("{name:?} is not a header name")));
+            return Err(invalid(
+                "credentials.headers",
+                format!("{name:?} is not a header name"),
+            ));
         }
         if axum::http::HeaderValue::from_str(value).is_err() {
             // The value is a secret: name the header, never echo the value.
@@ -169,7 +179,11 @@ pub fn validate_credentials(c: &CredentialsInput) -> ApiResult<()> {
 }
 
 /// Encrypts contacts for row `id` (`None` when there are none).
-pub fn seal_contacts(state: &AppState, id: Uuid, contacts: &[Contact]) -> ApiResult<Option<String>> {
+pub fn seal_contacts(
+    state: &AppState,
+    id: Uuid,
+    contacts: &[Contact],
+) -> ApiResult<Option<String>> {
     if contacts.is_empty() {
         return Ok(None);
     }
@@ -215,7 +229,10 @@ pub fn open_contacts(state: &AppState, id: Uuid, sealed: Option<&str>) -> Option
     }
 }
 
-pub fn credentials_view(sealed: Option<&str>, names: Option<&serde_json::Value>) -> CredentialsView {
+pub fn credentials_view(
+    sealed: Option<&str>,
+    names: Option<&serde_json::Value>,
+) -> CredentialsView {
     let header_names = names
         .and_then(|n| serde_json::from_value::<Vec<String>>(n.clone()).ok())
         .unwrap_or_default();

@@ -103,7 +103,10 @@ pub struct ListParams {
     pub owner: Option<String>,
 }
 
-async fn owners_of<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> ApiResult<HashMap<Uuid, Vec<String>>> {
+async fn owners_of<C: ConnectionTrait>(
+    db: &C,
+    ids: &[Uuid],
+) -> ApiResult<HashMap<Uuid, Vec<String>>> {
     let mut out: HashMap<Uuid, Vec<String>> = HashMap::new();
     if ids.is_empty() {
         return Ok(out);
@@ -151,7 +154,9 @@ async fn name_taken<C: ConnectionTrait>(db: &C, name: &str, except: Option<Uuid>
         q = q.filter(service::Column::Id.ne(id));
     }
     if q.one(db).await?.is_some() {
-        return Err(ApiError::conflict(format!("a service named {name:?} already exists")));
+        return Err(ApiError::conflict(format!(
+            "a service named {name:?} already exists"
+        )));
     }
     Ok(())
 }
@@ -200,16 +205,32 @@ pub async fn list(
     let mut q = service::Entity::find()
         .filter(service::Column::DeletedAt.is_null())
         .order_by_asc(service::Column::Name);
-    if let Some(name) = params.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+    if let Some(name) = params
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
         q = q.filter(
-            Expr::expr(Func::lower(Expr::col(service::Column::Name)))
-                .like(LikeExpr::new(format!("%{}%", like_escape(&name.to_lowercase()))).escape('\\')),
+            Expr::expr(Func::lower(Expr::col(service::Column::Name))).like(
+                LikeExpr::new(format!("%{}%", like_escape(&name.to_lowercase()))).escape('\\'),
+            ),
         );
     }
-    if let Some(env) = params.environment.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+    if let Some(env) = params
+        .environment
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
         q = q.filter(service::Column::Environment.eq(env.to_lowercase()));
     }
-    if let Some(owner) = params.owner.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
+    if let Some(owner) = params
+        .owner
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+    {
         q = q.filter(
             service::Column::Id.in_subquery(
                 SqlQuery::select()
@@ -277,7 +298,10 @@ pub async fn create(
         name: Set(name),
         environment: Set(environment),
         base_url: Set(base_url),
-        description: Set(body.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty())),
+        description: Set(body
+            .description
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty())),
         contacts: Set(sealed_contacts),
         credentials: Set(sealed_creds),
         credential_headers: Set(header_names),
@@ -323,8 +347,15 @@ pub async fn get(
 ) -> ApiResult<Response> {
     auth.require_role(Role::Viewer)?;
     let m = find(&state.db, id).await?;
-    let owners = owners_of(&state.db, &[id]).await?.remove(&id).unwrap_or_default();
-    Ok(json_with_etag(StatusCode::OK, m.version, view(&state, m, owners)))
+    let owners = owners_of(&state.db, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    Ok(json_with_etag(
+        StatusCode::OK,
+        m.version,
+        view(&state, m, owners),
+    ))
 }
 
 #[utoipa::path(patch, path = "/api/v1/services/{id}", tag = "services", security(("bearer" = [])),
@@ -347,7 +378,10 @@ pub async fn update(
     auth.require_write(Role::Editor)?;
     let current = find(&state.db, id).await?;
     check_if_match(&headers, current.version)?;
-    let current_owners = owners_of(&state.db, &[id]).await?.remove(&id).unwrap_or_default();
+    let current_owners = owners_of(&state.db, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
     let mut active: service::ActiveModel = current.clone().into();
     let name = body.name.as_deref().map(validate_name).transpose()?;
     if let Some(n) = &name {
@@ -394,7 +428,9 @@ pub async fn update(
         .exec(&txn)
         .await?;
     if result.rows_affected == 0 {
-        return Err(ApiError::conflict("the service was changed concurrently; fetch it again"));
+        return Err(ApiError::conflict(
+            "the service was changed concurrently; fetch it again",
+        ));
     }
     if let Some(o) = &owners {
         set_owners(&txn, id, o).await?;
@@ -416,7 +452,11 @@ pub async fn update(
     .await?;
     txn.commit().await?;
     readiness_cache::after_write(&state, Some(id)).await;
-    Ok(json_with_etag(StatusCode::OK, updated.version, view(&state, updated, new_owners)))
+    Ok(json_with_etag(
+        StatusCode::OK,
+        updated.version,
+        view(&state, updated, new_owners),
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/services/{id}", tag = "services", security(("bearer" = [])),
@@ -435,7 +475,10 @@ pub async fn delete(
     auth.require_write(Role::Editor)?;
     let current = find(&state.db, id).await?;
     check_if_match(&headers, current.version)?;
-    let owners = owners_of(&state.db, &[id]).await?.remove(&id).unwrap_or_default();
+    let owners = owners_of(&state.db, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
     let txn = state.db.begin().await?;
     let result = service::Entity::update_many()
         .col_expr(service::Column::DeletedAt, Expr::value(Utc::now()))
@@ -446,7 +489,9 @@ pub async fn delete(
         .exec(&txn)
         .await?;
     if result.rows_affected == 0 {
-        return Err(ApiError::conflict("the service was changed concurrently; fetch it again"));
+        return Err(ApiError::conflict(
+            "the service was changed concurrently; fetch it again",
+        ));
     }
     audit::record(
         &txn,

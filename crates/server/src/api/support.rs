@@ -44,7 +44,13 @@ pub fn wants_markdown(headers: &HeaderMap, format: Option<Format>) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .any(|m| m == "text/markdown" || m == "text/x-markdown")
 }
 
@@ -82,10 +88,12 @@ pub fn markdown_body(headers: &HeaderMap, body: &Bytes) -> Result<String, ApiErr
     let mut parts = content_type.split(';').map(str::trim);
     let media = parts.next().unwrap_or("");
     if !matches!(media, "text/markdown" | "text/x-markdown" | "text/plain") {
-        return Err(ApiError::from_status(StatusCode::UNSUPPORTED_MEDIA_TYPE).detail(format!(
-            "send the checklist as Content-Type: text/markdown (got {})",
-            if media.is_empty() { "none" } else { media }
-        )));
+        return Err(
+            ApiError::from_status(StatusCode::UNSUPPORTED_MEDIA_TYPE).detail(format!(
+                "send the checklist as Content-Type: text/markdown (got {})",
+                if media.is_empty() { "none" } else { media }
+            )),
+        );
     }
     let charset = parts
         .filter_map(|p| p.strip_prefix("charset="))
@@ -99,11 +107,13 @@ pub fn markdown_body(headers: &HeaderMap, body: &Bytes) -> Result<String, ApiErr
             .detail(format!("only UTF-8 is accepted (got charset={charset})")));
     }
     if body.len() > MAX_MARKDOWN_BYTES {
-        return Err(ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE).detail(format!(
-            "a checklist may be at most {} KiB; this one is {} KiB",
-            MAX_MARKDOWN_BYTES / 1024,
-            body.len().div_ceil(1024)
-        )));
+        return Err(
+            ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE).detail(format!(
+                "a checklist may be at most {} KiB; this one is {} KiB",
+                MAX_MARKDOWN_BYTES / 1024,
+                body.len().div_ceil(1024)
+            )),
+        );
     }
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::validation("the document is empty"));
@@ -127,5 +137,6 @@ pub fn import_problem(e: &ImportError) -> ApiError {
         Some(line) => format!("line {line}"),
         None => "document".to_owned(),
     };
-    ApiError::validation(format!("the checklist cannot be imported: {e}")).field(field, e.to_string())
+    ApiError::validation(format!("the checklist cannot be imported: {e}"))
+        .field(field, e.to_string())
 }

@@ -81,7 +81,7 @@ pub async fn has_data(db: &impl ConnectionTrait) -> anyhow::Result<bool> {
 /// reaches `pg_dump` through the environment and never the process list.
 pub fn pg_url_and_password(url: &str) -> anyhow::Result<(String, Option<String>)> {
     let mut parsed = url::Url::parse(url).context("DATABASE_URL is not a valid URL")?;
-    let password = parsed.password().map(|p| percent_decode(p));
+    let password = parsed.password().map(percent_decode);
     let _ = parsed.set_password(None);
     Ok((parsed.to_string(), password))
 }

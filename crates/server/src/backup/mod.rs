@@ -188,18 +188,7 @@ pub async fn restore(
         );
     }
     crate::db::ensure_sqlite_dir(url)?;
-    let settings = crate::config::DbSettings {
-        url: url.to_owned(),
-        max_connections: 2,
-        min_connections: 0,
-        acquire_timeout: std::time::Duration::from_secs(10),
-        connect_timeout: std::time::Duration::from_secs(10),
-        idle_timeout: std::time::Duration::from_secs(60),
-        statement_timeout: std::time::Duration::from_secs(3600),
-        log_queries: false,
-        slow_query_threshold: std::time::Duration::from_secs(60),
-    };
-    let target = crate::db::connect(&settings).await?;
+    let target = crate::db::connect(&maintenance_settings(url)).await?;
     let non_empty = dump::has_data(&target).await?;
     if non_empty && !force {
         bail!("the target database is not empty; pass --force to replace its contents");
@@ -223,6 +212,23 @@ pub async fn restore(
         }
     }
     Ok(header)
+}
+
+/// Pool settings for a short maintenance connection: small, and no statement timeout that
+/// would cut a long restore.
+fn maintenance_settings(url: &str) -> crate::config::DbSettings {
+    use std::time::Duration;
+    crate::config::DbSettings {
+        url: url.to_owned(),
+        max_connections: 2,
+        min_connections: 0,
+        acquire_timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(60),
+        statement_timeout: Duration::from_secs(3600),
+        log_queries: false,
+        slow_query_threshold: Duration::from_secs(60),
+    }
 }
 
 /// The file path of a `sqlite://` URL.
@@ -254,7 +260,7 @@ pub fn list(dir: &Path) -> anyhow::Result<Vec<retention::Item>> {
         };
         items.push(retention::Item { name, taken_at });
     }
-    items.sort_by(|a, b| b.taken_at.cmp(&a.taken_at));
+    items.sort_by_key(|i| std::cmp::Reverse(i.taken_at));
     Ok(items)
 }
 
@@ -328,18 +334,7 @@ async fn verify_postgres(
     use sea_orm::ConnectionTrait;
     let name = format!("preflight_verify_{}", uuid::Uuid::new_v4().simple());
     let mut parsed = url::Url::parse(url)?;
-    let admin = crate::db::connect(&crate::config::DbSettings {
-        url: url.to_owned(),
-        max_connections: 1,
-        min_connections: 0,
-        acquire_timeout: std::time::Duration::from_secs(10),
-        connect_timeout: std::time::Duration::from_secs(10),
-        idle_timeout: std::time::Duration::from_secs(60),
-        statement_timeout: std::time::Duration::from_secs(3600),
-        log_queries: false,
-        slow_query_threshold: std::time::Duration::from_secs(60),
-    })
-    .await?;
+    let admin = crate::db::connect(&maintenance_settings(url)).await?;
     admin
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await

@@ -139,3 +139,46 @@ fn hostname() -> String {
         })
         .unwrap_or_else(|| "preflight".into())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_holder_wins_each_tick_and_expired_leases_are_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::super::dump::sqlite_connect(&dir.path().join("l.db"))
+            .await
+            .unwrap();
+        crate::db::migrate_up(&db).await.unwrap();
+        let until = Utc::now() + chrono::Duration::hours(1);
+        assert!(
+            try_lock(&db, "backup:100", "replica-a", until)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !try_lock(&db, "backup:100", "replica-b", until)
+                .await
+                .unwrap()
+        );
+        assert!(
+            try_lock(&db, "backup:160", "replica-b", until)
+                .await
+                .unwrap()
+        );
+        // A lease that expired (a crashed holder) can be taken again.
+        let past = Utc::now() - chrono::Duration::seconds(1);
+        assert!(
+            try_lock(&db, "backup:220", "replica-a", past)
+                .await
+                .unwrap()
+        );
+        assert!(
+            try_lock(&db, "backup:220", "replica-b", until)
+                .await
+                .unwrap()
+        );
+    }
+}

@@ -45,9 +45,9 @@ pub fn enc(segment: &str) -> String {
 
 /// The reference seed documents, when this checkout sits next to them.
 pub fn seed(lang: &str) -> Option<String> {
-    let dir = std::env::var("PREFLIGHT_SEED_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed")
-    });
+    let dir = std::env::var("PREFLIGHT_SEED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed"));
     let path = dir.join(format!("production-checklist.{lang}.md"));
     match std::fs::read_to_string(&path) {
         Ok(s) => Some(s),
@@ -119,7 +119,13 @@ pub async fn attach(app: &TestApp, token: &str, service: &str, checklist: &str) 
     res.json().await.expect("review json")
 }
 
-pub async fn act(app: &TestApp, token: &str, review: &str, key: &str, body: Value) -> reqwest::Response {
+pub async fn act(
+    app: &TestApp,
+    token: &str,
+    review: &str,
+    key: &str,
+    body: Value,
+) -> reqwest::Response {
     post_json(
         app,
         token,
@@ -133,10 +139,19 @@ pub async fn act(app: &TestApp, token: &str, review: &str, key: &str, body: Valu
 pub async fn small_review(app: &TestApp) -> (String, String, String) {
     let admin = app.admin_token().await;
     let checklist = import_ok(app, &admin, SMALL).await;
-    let service = create_service(app, &admin, json!({"name": format!("svc-{}", uuid::Uuid::new_v4().simple())})).await;
+    let service = create_service(
+        app,
+        &admin,
+        json!({"name": format!("svc-{}", uuid::Uuid::new_v4().simple())}),
+    )
+    .await;
     let sid = service["id"].as_str().expect("service id").to_owned();
     let review = attach(app, &admin, &sid, checklist["id"].as_str().expect("id")).await;
-    (admin, review["id"].as_str().expect("review id").to_owned(), sid)
+    (
+        admin,
+        review["id"].as_str().expect("review id").to_owned(),
+        sid,
+    )
 }
 
 pub fn item<'a>(review: &'a Value, key: &str) -> &'a Value {
@@ -155,6 +170,15 @@ pub fn sqlite_path(app: &TestApp) -> String {
         .to_owned()
 }
 
+/// A UUID as an SQL literal: SQLite stores them as 16-byte blobs, PostgreSQL as `uuid`.
+pub fn uuid_sql(id: &str) -> String {
+    if harness::use_postgres() {
+        format!("'{id}'")
+    } else {
+        format!("X'{}'", id.replace('-', ""))
+    }
+}
+
 /// Runs SQL on the test's database with the CLI client and returns its output.
 pub fn sql(app: &TestApp, statement: &str) -> String {
     if harness::use_postgres() {
@@ -164,12 +188,21 @@ pub fn sql(app: &TestApp, statement: &str) -> String {
         .args([sqlite_path(app).as_str(), statement])
         .output()
         .expect("sqlite3 CLI is required (apt-get install sqlite3)");
-    assert!(out.status.success(), "sqlite3: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "sqlite3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// Audit entries about one target, newest first.
-pub async fn audit_of(app: &TestApp, token: &str, target_type: &str, target_id: &str) -> Vec<Value> {
+pub async fn audit_of(
+    app: &TestApp,
+    token: &str,
+    target_type: &str,
+    target_id: &str,
+) -> Vec<Value> {
     let page = get_json(
         app,
         token,

@@ -139,7 +139,6 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub metrics_token: String,
     pub database_url: String,
-    pub redis_prefix: Option<String>,
     pub data_dir: std::path::PathBuf,
     _tmp: Option<tempfile::TempDir>,
     pub child: Child,
@@ -241,16 +240,18 @@ impl TestApp {
             });
         let v: Value = serde_json::from_str(&line).expect("listening line is JSON");
         let addr = v["address"].as_str().expect("address field").to_owned();
+        let tls = v["tls"].as_bool().unwrap_or(false);
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            // Test certificates are self-signed; the test checks TLS is served, not the PKI.
+            .tls_danger_accept_invalid_certs(tls)
             .build()
             .expect("client");
         Self {
-            base: format!("http://{addr}"),
+            base: format!("{}://{addr}", if tls { "https" } else { "http" }),
             client,
             metrics_token,
             database_url,
-            redis_prefix,
             data_dir,
             _tmp: tmp,
             child,

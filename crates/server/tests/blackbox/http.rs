@@ -51,8 +51,13 @@ async fn bad_input_gets_problem_json_and_changes_nothing() {
     .await;
     // Oversized body → 413.
     let big = format!("{{\"email\": \"{}\"}}", "a".repeat(2 * 1024 * 1024));
-    let res = app
-        .client
+    // The server closes the connection after refusing the body: use a client that does not
+    // pool it, so the next request does not land on a dead connection.
+    let once = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let res = once
         .post(&users)
         .bearer_auth(&admin)
         .header("content-type", "application/json")
@@ -283,4 +288,59 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     assert!(response.contains("access_token"));
     let status = app.terminate();
     assert!(status.success(), "clean exit after drain: {status:?}");
+}
+
+#[tokio::test]
+async fn native_tls_serves_https_when_cert_and_key_are_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl CLI");
+    assert!(status.success());
+    let app = TestApp::spawn_with(
+        crate::harness::Options::default()
+            .env("TLS_CERT", cert.to_str().unwrap())
+            .env("TLS_KEY", key.to_str().unwrap()),
+    )
+    .await;
+    assert!(app.base.starts_with("https://"));
+    let res = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // Plain HTTP to the TLS port does not get an answer.
+    let plain = app.base.replace("https://", "http://");
+    assert!(
+        reqwest::get(format!("{plain}/health/live"))
+            .await
+            .map(|r| r.status() != 200)
+            .unwrap_or(true)
+    );
+    let tokens = app
+        .login(crate::harness::ADMIN_EMAIL, crate::harness::ADMIN_PASSWORD)
+        .await;
+    assert!(tokens["access_token"].is_string());
 }

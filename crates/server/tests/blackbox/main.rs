@@ -1,11 +1,19 @@
 //! Black-box tests: the real binary, over HTTP, on a fresh database per test.
 
+// Test code: a failed unwrap is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
+
+mod checklist_support;
 mod harness;
 
 mod auth;
 mod backup;
+mod checklists;
 mod cli;
 mod http;
 mod observability;
 mod ratelimit;
+mod readiness;
+mod reviews;
 mod schema;
+mod services;

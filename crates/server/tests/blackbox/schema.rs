@@ -13,6 +13,12 @@ const LOOKUP_COLUMNS: &[(&str, &str)] = &[
     ("api_tokens", "token_hash"),
     ("audit_log", "target_type"),
     ("audit_log", "actor_id"),
+    ("checklists", "name"),
+    ("checklists", "builtin"),
+    ("services", "name"),
+    ("services", "environment"),
+    ("service_owners", "owner"),
+    ("review_items", "review_id"),
 ];
 
 fn sqlite(path: &str, sql: &str) -> Vec<Vec<String>> {
@@ -29,7 +35,10 @@ fn sqlite(path: &str, sql: &str) -> Vec<Vec<String>> {
 }
 
 /// (table, first indexed column) pairs and foreign keys as (table, column).
-fn catalog(app: &TestApp) -> (BTreeSet<(String, String)>, Vec<(String, String)>) {
+/// (table, column) pairs.
+type Columns = Vec<(String, String)>;
+
+fn catalog(app: &TestApp) -> (BTreeSet<(String, String)>, Columns) {
     let mut leading = BTreeSet::new();
     let mut fks = Vec::new();
     if harness::use_postgres() {
