@@ -270,6 +270,14 @@ def send_traffic(ctx):
     }, headers=auth)
     notes.append(f"POST /api/v1/services: {status} {body[:200]!r}")
     service_id = json.loads(body).get("id") if status == 201 else None
+    if service_id:
+        # Attach the built-in template so the readiness gauges have items by state.
+        status, _, body = http("GET", base + "/api/v1/checklists", headers=auth)
+        checklists = json.loads(body).get("items", []) if status == 200 else []
+        if checklists:
+            status, _, body = http("POST", f"{base}/api/v1/services/{service_id}/reviews",
+                                   {"checklist_id": checklists[0]["id"]}, headers=auth)
+            notes.append(f"attach checklist: {status} {body[:200]!r}")
     for _ in range(3):  # the first read misses the readiness cache, the next ones hit it
         http("GET", base + "/api/v1/readiness", headers=auth)
         http("GET", base + "/api/v1/services", headers=auth)
