@@ -1,0 +1,83 @@
+//! Attaching, changing or removing the automated check of a template item.
+
+use super::*;
+
+/// Body of `PUT .../items/{key}/check`: a check as JSON, or as an annotation definition.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckUpdate {
+    /// The check as JSON tagged by `kind` (e.g. `{"kind": "health"}`); `null` removes it.
+    #[schema(value_type = Option<Object>)]
+    #[serde(default)]
+    pub check: Option<serde_json::Value>,
+    /// Alternatively, the check as written in an annotation: `rate_limit path=/login burst=50`.
+    #[serde(default)]
+    pub definition: Option<String>,
+}
+
+impl CheckUpdate {
+    /// The validated check (`None` removes it); 422 naming the problem otherwise.
+    pub fn resolve(self) -> ApiResult<Option<CheckSpec>> {
+        match (self.check, self.definition) {
+            (Some(_), Some(_)) => Err(ApiError::validation("give either check or definition")),
+            (None, Some(def)) => CheckSpec::from_definition(&def).map(Some).map_err(|e| {
+                ApiError::validation("invalid check").field("definition", e.to_string())
+            }),
+            (Some(serde_json::Value::Null) | None, None) => Ok(None),
+            (Some(value), None) => serde_json::from_value::<CheckSpec>(value)
+                .map(Some)
+                .map_err(|e| ApiError::validation("invalid check").field("check", e.to_string())),
+        }
+    }
+}
+
+#[utoipa::path(put, path = "/api/v1/checklists/{id}/items/{key}/check", tag = "checklists", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Checklist id"),
+        ("key" = String, Path, description = "Item key, URL-encoded (`/` as `%2F`)"),
+        ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+    request_body = CheckUpdate,
+    responses((status = 200, description = "New template version with the check changed", body = ChecklistView),
+        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such checklist or item", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid check", body = crate::error::Problem, content_type = "application/problem+json")))]
+pub async fn put_item_check(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((id, key)): Path<(Uuid, String)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CheckUpdate>,
+) -> ApiResult<Response> {
+    auth.require_write(Role::Admin)?;
+    let current = find(&state.db, id).await?;
+    check_if_match(&headers, current.version)?;
+    refuse_builtin(&current)?;
+    let check = body.resolve()?;
+    let mut doc = document_of(&current)?;
+    let item = doc
+        .item_mut(&key)
+        .ok_or_else(|| ApiError::not_found(format!("checklist {id} has no item {key:?}")))?;
+    let before = item.check.as_ref().map(CheckSpec::to_definition);
+    item.check = check;
+    let after = item.check.as_ref().map(CheckSpec::to_definition);
+    // The stored source follows the document, so a later export shows the new annotation.
+    let source = to_markdown(&doc);
+    let updated = replace(
+        &state,
+        &auth.actor(),
+        &current,
+        NewVersion {
+            name: current.name.clone(),
+            source,
+            doc: &doc,
+            action: "checklist.item_check",
+            comment: Some(format!("{key}: {before:?} -> {after:?}")),
+        },
+    )
+    .await?;
+    Ok(json_with_etag(
+        StatusCode::OK,
+        updated.version,
+        view(&updated)?,
+    ))
+}
