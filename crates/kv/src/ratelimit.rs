@@ -151,14 +151,15 @@ pub struct RateLimiter {
 
 enum Backend {
     Local(local::LocalLimiter),
-    Redis(remote::RedisLimiter),
+    /// Redis, with in-process limits used while Redis cannot answer.
+    Redis(remote::RedisLimiter, local::LocalLimiter),
 }
 
 impl std::fmt::Debug for RateLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let backend = match *self.backend {
             Backend::Local(_) => "in-process",
-            Backend::Redis(_) => "redis",
+            Backend::Redis(..) => "redis",
         };
         f.debug_struct("RateLimiter")
             .field("backend", &backend)
@@ -177,16 +178,16 @@ impl RateLimiter {
     /// A limiter whose state lives in Redis under keys `<prefix>rl:<scope>:<key>`, so that all
     /// replicas sharing the Redis and prefix enforce one limit together.
     ///
-    /// When Redis fails, checks fail open (allowed) with a warning and
-    /// `preflight_rate_limit_errors_total`: a Redis outage should cost protection, not the
-    /// whole service. Build `conn` with [`connect_redis`](crate::connect_redis) so that a
+    /// When Redis fails, checks fall back to in-process limits (each replica enforcing the
+    /// quota on its own) with a warning and `preflight_rate_limit_errors_total`: a Redis outage
+    /// should neither take the service down nor switch brute-force protection off. Build `conn` with [`connect_redis`](crate::connect_redis) so that a
     /// sick Redis delays a request by at most its response timeout.
     pub fn redis(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
         Self {
-            backend: Arc::new(Backend::Redis(remote::RedisLimiter::new(
-                conn,
-                prefix.into(),
-            ))),
+            backend: Arc::new(Backend::Redis(
+                remote::RedisLimiter::new(conn, prefix.into()),
+                local::LocalLimiter::new(),
+            )),
         }
     }
 
@@ -198,7 +199,10 @@ impl RateLimiter {
     pub async fn check(&self, scope: &str, key: &str, quota: Quota) -> Decision {
         let outcome = match &*self.backend {
             Backend::Local(limiter) => limiter.check(scope, key, quota),
-            Backend::Redis(limiter) => limiter.check(scope, key, quota).await,
+            Backend::Redis(limiter, fallback) => match limiter.check(scope, key, quota).await {
+                Some(outcome) => outcome,
+                None => fallback.check(scope, key, quota),
+            },
         };
         if !outcome.allowed {
             metrics::counter!(RATE_LIMIT_REJECTIONS_TOTAL, "scope" => scope.to_owned())

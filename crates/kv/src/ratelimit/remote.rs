@@ -23,7 +23,8 @@ impl RedisLimiter {
         }
     }
 
-    pub(super) async fn check(&self, scope: &str, key: &str, quota: Quota) -> Outcome {
+    /// The Redis verdict, or `None` when Redis could not give one.
+    pub(super) async fn check(&self, scope: &str, key: &str, quota: Quota) -> Option<Outcome> {
         let burst = quota.effective_burst();
         let interval_us = u64::try_from(quota.emission_interval().as_micros()).unwrap_or(u64::MAX);
         let mut conn = self.conn.clone();
@@ -35,23 +36,19 @@ impl RedisLimiter {
             .invoke_async(&mut conn)
             .await;
         match reply {
-            Ok((allowed, remaining, retry_after_us, reset_after_us)) => Outcome {
+            Ok((allowed, remaining, retry_after_us, reset_after_us)) => Some(Outcome {
                 allowed: allowed == 1,
                 remaining: u32::try_from(remaining).unwrap_or(0).min(burst),
                 retry_after: (allowed != 1).then(|| micros(retry_after_us)),
                 reset_after: micros(reset_after_us),
-            },
+            }),
             Err(error) => {
-                // Fail open: refusing every request because Redis is down would turn a cache
-                // outage into a full outage. The counter lets an alert catch it.
-                tracing::warn!(%scope, %error, "rate-limit check in Redis failed; allowing the request");
+                // Refusing every request because Redis is down would turn a cache outage into a
+                // full outage; the caller falls back to per-process limits instead, and the
+                // counter lets an alert catch it.
+                tracing::warn!(%scope, %error, "rate-limit check in Redis failed; using this process's limits");
                 metrics::counter!(RATE_LIMIT_ERRORS_TOTAL).increment(1);
-                Outcome {
-                    allowed: true,
-                    remaining: burst - 1,
-                    retry_after: None,
-                    reset_after: Duration::ZERO,
-                }
+                None
             }
         }
     }
