@@ -15,21 +15,15 @@ pub fn ensure_dev_keys(settings: &mut Settings) -> anyhow::Result<()> {
         return Ok(());
     }
     if settings.secret_key.is_none() {
-        settings.secret_key = Some(load_or_create(
-            &settings.data_dir.join("secret_key"),
-            preflight_security::generate_key,
-        )?);
+        settings.secret_key = Some(load_or_create(&settings.data_dir.join("secret_key"))?);
     }
     if settings.encryption_key.is_none() {
-        settings.encryption_key = Some(load_or_create(
-            &settings.data_dir.join("encryption_key"),
-            preflight_security::generate_key,
-        )?);
+        settings.encryption_key = Some(load_or_create(&settings.data_dir.join("encryption_key"))?);
     }
     Ok(())
 }
 
-fn load_or_create(path: &Path, generate: fn() -> String) -> anyhow::Result<SecretString> {
+fn load_or_create(path: &Path) -> anyhow::Result<SecretString> {
     if let Ok(existing) = fs::read_to_string(path) {
         let trimmed = existing.trim();
         if !trimmed.is_empty() {
@@ -39,7 +33,7 @@ fn load_or_create(path: &Path, generate: fn() -> String) -> anyhow::Result<Secre
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
-    let key = generate();
+    let key = preflight_security::generate_key();
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]

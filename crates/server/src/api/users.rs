@@ -349,7 +349,7 @@ pub async fn bootstrap_admin(state: &AppState) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || preflight_security::hash_password(&password)).await??;
     let now = Utc::now();
     let txn = state.db.begin().await?;
-    let created = user::ActiveModel {
+    let inserted = user::ActiveModel {
         id: Set(Uuid::now_v7()),
         email: Set(email.clone()),
         password_hash: Set(password_hash),
@@ -361,7 +361,20 @@ pub async fn bootstrap_admin(state: &AppState) -> anyhow::Result<()> {
         updated_at: Set(now),
     }
     .insert(&txn)
-    .await?;
+    .await;
+    let created = match inserted {
+        Ok(u) => u,
+        // Another replica starting at the same moment created it first: nothing to do.
+        Err(e)
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
     audit::record(
         &txn,
         &audit::Actor::system(),

@@ -81,28 +81,13 @@ pub async fn has_data(db: &impl ConnectionTrait) -> anyhow::Result<bool> {
 /// reaches `pg_dump` through the environment and never the process list.
 pub fn pg_url_and_password(url: &str) -> anyhow::Result<(String, Option<String>)> {
     let mut parsed = url::Url::parse(url).context("DATABASE_URL is not a valid URL")?;
-    let password = parsed.password().map(percent_decode);
+    let password = parsed.password().map(|p| {
+        percent_encoding::percent_decode_str(p)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
     let _ = parsed.set_password(None);
     Ok((parsed.to_string(), password))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn run_tool(mut cmd: tokio::process::Command, what: &str) -> anyhow::Result<()> {
@@ -214,4 +199,24 @@ pub async fn pg_restore(url: &str, dump: &Path, clean: bool) -> anyhow::Result<(
         cmd.env("PGPASSWORD", p);
     }
     run_tool(cmd, "pg_restore").await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::pg_url_and_password;
+
+    #[test]
+    fn the_password_leaves_the_url_decoded() {
+        let (url, password) =
+            pg_url_and_password("postgres://app:p%40ss%2Fw0rd@db.internal:5432/preflight").unwrap();
+        assert_eq!(url, "postgres://app@db.internal:5432/preflight");
+        assert_eq!(password.as_deref(), Some("p@ss/w0rd"));
+        let (url, password) = pg_url_and_password("postgres://app@db/preflight").unwrap();
+        assert_eq!(
+            (url.as_str(), password),
+            ("postgres://app@db/preflight", None)
+        );
+        assert!(pg_url_and_password("not a url").is_err());
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use crate::config::{DEFAULT_ADMIN_PASSWORD, Environment, Settings};
+use crate::config::{Environment, Settings};
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -74,38 +74,9 @@ pub fn security_findings(s: &Settings) -> Vec<Finding> {
         list: Vec::new(),
     };
     const SEC: &str = "SECURITY";
-    let secret = s.secret_key.as_ref().map(|k| k.expose_secret());
-    let enc = s.encryption_key.as_ref().map(|k| k.expose_secret());
-    f.prod_failure(
-        SEC,
-        "SECRET_KEY is set and strong",
-        preflight_security::check_secret("SECRET_KEY", secret),
-        "set, long and not a placeholder",
-    );
-    let mut enc_problems = preflight_security::check_secret("ENCRYPTION_KEY", enc);
-    if secret.is_some() && secret == enc {
-        enc_problems.push("ENCRYPTION_KEY equals SECRET_KEY".into());
+    for r in crate::config::production_requirements(s) {
+        f.prod_failure(SEC, r.item, r.problems, &r.ok);
     }
-    f.prod_failure(
-        SEC,
-        "ENCRYPTION_KEY is set and separate",
-        enc_problems,
-        "set, 32 bytes, distinct from SECRET_KEY",
-    );
-    let admin = s.admin_password.expose_secret();
-    let admin_problems = if admin == DEFAULT_ADMIN_PASSWORD {
-        vec!["ADMIN_PASSWORD is the development default".to_owned()]
-    } else {
-        preflight_security::is_weak_password(admin)
-            .map(|w| vec![format!("ADMIN_PASSWORD is weak: {w}")])
-            .unwrap_or_default()
-    };
-    f.prod_failure(
-        SEC,
-        "ADMIN_PASSWORD is changed from the default",
-        admin_problems,
-        "not the default and not weak",
-    );
     if s.environment == Environment::Production {
         f.push(SEC, "ENVIRONMENT=production", Status::Ok, "production");
     } else {
@@ -116,30 +87,6 @@ pub fn security_findings(s: &Settings) -> Vec<Finding> {
             format!("ENVIRONMENT is {}", s.environment.as_str()),
         );
     }
-    let mut cors = Vec::new();
-    if s.allowed_origins.is_empty() {
-        cors.push("ALLOWED_ORIGINS is empty".to_owned());
-    }
-    if s.allowed_origins.iter().any(|o| o.contains('*')) {
-        cors.push("ALLOWED_ORIGINS contains *".to_owned());
-    }
-    f.prod_failure(
-        SEC,
-        "CORS allows only listed origins",
-        cors,
-        &format!("allowed origins: {}", s.allowed_origins.join(", ")),
-    );
-    let metrics = if s.metrics_token.is_none() {
-        vec!["METRICS_TOKEN is not set".to_owned()]
-    } else {
-        vec![]
-    };
-    f.prod_failure(
-        SEC,
-        "/metrics is protected",
-        metrics,
-        "METRICS_TOKEN is set",
-    );
     if s.redis_url.is_some() {
         f.push(
             SEC,
@@ -191,12 +138,8 @@ pub fn security_findings(s: &Settings) -> Vec<Finding> {
             "",
         );
     }
-    f.push(
-        SEC,
-        ".env is not committed",
-        env_file_status().0,
-        env_file_status().1,
-    );
+    let (status, reason) = env_file_status();
+    f.push(SEC, ".env is not committed", status, reason);
     f.list
 }
 

@@ -14,7 +14,7 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 
 pub use parse::{ConfigError, RateSpec};
-pub use validate::production_problems;
+pub use validate::{Requirement, production_problems, production_requirements};
 
 /// Default development admin, stated in the README. Production refuses to start with this password.
 pub const DEFAULT_ADMIN_EMAIL: &str = "admin@preflight.local";

@@ -55,46 +55,30 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip_of_parts(parts)))
+        Ok(ClientIp(client_ip_from(&parts.extensions, &parts.headers)))
     }
 }
 
-/// Client IP of a request (see [`ClientIp`]).
-pub fn client_ip_of_parts(parts: &Parts) -> IpAddr {
-    let peer = parts
-        .extensions
+/// Client IP of a request (see [`ClientIp`]), from its extensions and headers.
+pub fn client_ip_from(
+    extensions: &axum::http::Extensions,
+    headers: &axum::http::HeaderMap,
+) -> IpAddr {
+    let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let trusted = parts
-        .extensions
+    let trusted = extensions
         .get::<TrustedProxies>()
         .cloned()
         .unwrap_or_default();
-    let xff = parts
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
+    let xff = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     client_ip(peer, xff, &trusted)
 }
 
-/// Same as [`client_ip_of_parts`] for a whole request (middleware).
+/// [`client_ip_from`] for a whole request (middleware).
 pub fn client_ip_of_request(req: &Request) -> IpAddr {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let trusted = req
-        .extensions()
-        .get::<TrustedProxies>()
-        .cloned()
-        .unwrap_or_default();
-    let xff = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
-    client_ip(peer, xff, &trusted)
+    client_ip_from(req.extensions(), req.headers())
 }
 
 #[cfg(test)]
