@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::etag::{check_if_match, etag};
+use super::etag::check_if_match;
+use super::support::json_with_etag;
 use crate::auth::{AuthUser, Role};
 use crate::db::audit;
 use crate::db::entities::user;
@@ -103,10 +104,7 @@ async fn hash(password: String) -> ApiResult<String> {
 }
 
 fn with_etag(status: StatusCode, u: user::Model) -> Response {
-    let tag = etag(u.version);
-    let mut res = (status, Json(UserView::from(u))).into_response();
-    res.headers_mut().insert(header::ETAG, tag);
-    res
+    json_with_etag(status, u.version, UserView::from(u))
 }
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
