@@ -16,7 +16,7 @@ pub mod readiness;
 pub mod state;
 pub mod template;
 
-pub use checks::{CheckError, CheckSpec, Condition, TimeSpan, kinds};
+pub use checks::*;
 pub use markdown::{ImportError, parse_checklist, to_markdown, to_markdown_with_state};
 pub use model::{Block, Checklist, Item, ItemLayout, ItemReport, Section, is_optional_text};
 pub use readiness::{

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::CheckError;
 use super::condition::Condition;
+use super::timespan::TimeSpan;
 use super::params::{self, Emitter, Params, missing, problem, within};
 
 /// What every kind implements so that [`super::CheckSpec`] can dispatch generically.
@@ -19,6 +20,60 @@ pub trait Kind: Sized + Default {
     fn write(&self, e: &mut Emitter);
     /// Checks every field and normalises (e.g. upper-case methods); JSON input goes through here too.
     fn validated(self) -> Result<Self, CheckError>;
+}
+
+/// Bounds of the per-check `timeout=` override: long enough for a slow burst, short enough
+/// that a stuck probe never holds a scheduler slot for long.
+pub const TIMEOUT_RANGE_MS: (u64, u64) = (100, 300_000);
+
+/// The `timeout=` parameter every kind accepts (read and written by [`super::CheckSpec`]).
+pub trait Timed {
+    /// The per-check timeout, when one was given.
+    fn timeout(&self) -> Option<TimeSpan>;
+    /// Sets (or clears) the per-check timeout.
+    fn set_timeout(&mut self, timeout: Option<TimeSpan>);
+}
+
+macro_rules! timed {
+    ($($ty:ty),+ $(,)?) => {
+        $(impl Timed for $ty {
+            fn timeout(&self) -> Option<TimeSpan> {
+                self.timeout
+            }
+            fn set_timeout(&mut self, timeout: Option<TimeSpan>) {
+                self.timeout = timeout;
+            }
+        })+
+    };
+}
+
+timed!(
+    HttpCheck,
+    HealthCheck,
+    MetricsCheck,
+    OpenapiCheck,
+    CorsCheck,
+    RateLimitCheck,
+    AuthRequiredCheck,
+    TlsCheck,
+    SecurityHeadersCheck,
+    super::observability::PrometheusTargetCheck,
+    super::observability::PrometheusRulesCheck,
+    super::observability::PromqlCheck,
+    super::observability::AlertmanagerReceiversCheck,
+    super::observability::LokiLogsCheck,
+    super::observability::GrafanaDashboardCheck,
+);
+
+/// Checks a `timeout=` value against [`TIMEOUT_RANGE_MS`].
+pub fn validate_timeout(timeout: Option<TimeSpan>) -> Result<(), CheckError> {
+    let Some(span) = timeout else { return Ok(()) };
+    let (min, max) = TIMEOUT_RANGE_MS;
+    if (min..=max).contains(&span.as_millis()) {
+        Ok(())
+    } else {
+        Err(problem("timeout", format!("{span} must be between 100ms and 5m")))
+    }
 }
 
 /// One request header sent by an `http` check (`header="Accept: application/json"`).
@@ -44,6 +99,8 @@ pub struct HttpCheck {
     pub headers: Vec<HttpHeader>,
     /// Conditions on the response; all must hold.
     pub conditions: Vec<Condition>,
+    /// Per-check timeout (`timeout=30s`); without it the engine default applies.
+    pub timeout: Option<TimeSpan>,
 }
 
 impl Default for HttpCheck {
@@ -54,6 +111,7 @@ impl Default for HttpCheck {
             status: None,
             headers: Vec::new(),
             conditions: Vec::new(),
+            timeout: None,
         }
     }
 }
@@ -87,6 +145,7 @@ impl Kind for HttpCheck {
             status: p.parsed("status", "an HTTP status code")?,
             headers,
             conditions,
+            ..Self::default()
         })
     }
 
@@ -140,11 +199,13 @@ macro_rules! path_kind {
         #[serde(default, deny_unknown_fields)]
         pub struct $name {
             $($(#[$fmeta])* pub $field: String,)+
+            /// Per-check timeout (`timeout=30s`); without it the engine default applies.
+            pub timeout: Option<TimeSpan>,
         }
 
         impl Default for $name {
             fn default() -> Self {
-                Self { $($field: $default.into(),)+ }
+                Self { $($field: $default.into(),)+ timeout: None }
             }
         }
 
@@ -153,7 +214,7 @@ macro_rules! path_kind {
 
             fn read(p: &Params<'_>) -> Result<Self, CheckError> {
                 let d = Self::default();
-                Ok(Self { $($field: p.string(stringify!($field))?.unwrap_or(d.$field),)+ })
+                Ok(Self { $($field: p.string(stringify!($field))?.unwrap_or(d.$field),)+ timeout: None })
             }
 
             fn write(&self, e: &mut Emitter) {
@@ -205,6 +266,8 @@ pub struct MetricsCheck {
     pub path: String,
     /// Metric names that must be exposed.
     pub require: Vec<String>,
+    /// Per-check timeout (`timeout=30s`); without it the engine default applies.
+    pub timeout: Option<TimeSpan>,
 }
 
 impl Default for MetricsCheck {
@@ -212,6 +275,7 @@ impl Default for MetricsCheck {
         Self {
             path: "/metrics".into(),
             require: Vec::new(),
+            timeout: None,
         }
     }
 }
@@ -223,6 +287,7 @@ impl Kind for MetricsCheck {
         Ok(Self {
             path: p.string("path")?.unwrap_or_else(|| Self::default().path),
             require: p.list("require"),
+            ..Self::default()
         })
     }
 
@@ -260,6 +325,8 @@ pub struct CorsCheck {
     pub origin: String,
     /// An origin that must be allowed (defaults to none: only the refusal is checked).
     pub allowed: Option<String>,
+    /// Per-check timeout (`timeout=30s`); without it the engine default applies.
+    pub timeout: Option<TimeSpan>,
 }
 
 impl Default for CorsCheck {
@@ -268,6 +335,7 @@ impl Default for CorsCheck {
             path: "/".into(),
             origin: "https://preflight-probe.invalid".into(),
             allowed: None,
+            timeout: None,
         }
     }
 }
@@ -281,6 +349,7 @@ impl Kind for CorsCheck {
             path: p.string("path")?.unwrap_or(d.path),
             origin: p.string("origin")?.unwrap_or(d.origin),
             allowed: p.string("allowed")?,
+            ..Self::default()
         })
     }
 
@@ -314,6 +383,8 @@ pub struct RateLimitCheck {
     pub method: String,
     /// Most requests sent (1..=1000); a 429 must come before this.
     pub burst: u32,
+    /// Per-check timeout (`timeout=30s`); without it the engine default applies.
+    pub timeout: Option<TimeSpan>,
 }
 
 impl Default for RateLimitCheck {
@@ -322,6 +393,7 @@ impl Default for RateLimitCheck {
             path: "/".into(),
             method: "GET".into(),
             burst: 50,
+            timeout: None,
         }
     }
 }
@@ -335,6 +407,7 @@ impl Kind for RateLimitCheck {
             path: p.string("path")?.unwrap_or(d.path),
             method: p.string("method")?.unwrap_or(d.method),
             burst: p.parsed("burst", "a whole number")?.unwrap_or(d.burst),
+            ..Self::default()
         })
     }
 
@@ -361,6 +434,8 @@ pub struct AuthRequiredCheck {
     pub paths: Vec<String>,
     /// Request method.
     pub method: String,
+    /// Per-check timeout (`timeout=30s`); without it the engine default applies.
+    pub timeout: Option<TimeSpan>,
 }
 
 impl Default for AuthRequiredCheck {
@@ -368,6 +443,7 @@ impl Default for AuthRequiredCheck {
         Self {
             paths: Vec::new(),
             method: "GET".into(),
+            timeout: None,
         }
     }
 }
@@ -381,6 +457,7 @@ impl Kind for AuthRequiredCheck {
             method: p
                 .string("method")?
                 .unwrap_or_else(|| Self::default().method),
+            ..Self::default()
         })
     }
 
@@ -409,6 +486,8 @@ pub struct TlsCheck {
     pub min_days: u32,
     /// Host to check; defaults to the service's base URL host.
     pub host: Option<String>,
+    /// Per-check timeout (`timeout=30s`); without it the engine default applies.
+    pub timeout: Option<TimeSpan>,
 }
 
 impl Default for TlsCheck {
@@ -416,6 +495,7 @@ impl Default for TlsCheck {
         Self {
             min_days: 14,
             host: None,
+            timeout: None,
         }
     }
 }
@@ -429,6 +509,7 @@ impl Kind for TlsCheck {
                 .parsed("min_days", "a whole number of days")?
                 .unwrap_or(Self::default().min_days),
             host: p.string("host")?,
+            ..Self::default()
         })
     }
 

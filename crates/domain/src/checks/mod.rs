@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use condition::{CmpOp, Condition, Operand, Subject, ValueCondition};
 pub use kinds::{
     AuthRequiredCheck, CorsCheck, HealthCheck, HttpCheck, HttpHeader, MAX_BURST, MetricsCheck,
-    OpenapiCheck, RateLimitCheck, SecurityHeadersCheck, TlsCheck,
+    OpenapiCheck, RateLimitCheck, SecurityHeadersCheck, TIMEOUT_RANGE_MS, TlsCheck,
 };
 pub use observability::{
     AlertmanagerReceiversCheck, GrafanaDashboardCheck, LokiLogsCheck, PrometheusRulesCheck,
@@ -28,7 +28,7 @@ pub use observability::{
 pub(crate) use syntax::tokenize;
 pub use timespan::{TimeSpan, TimeUnit};
 
-use kinds::Kind;
+use kinds::{Kind, Timed};
 use params::{Emitter, Params};
 
 /// Why a check definition was refused; messages name the kind or parameter at fault.
@@ -96,7 +96,10 @@ macro_rules! check_specs {
             type Error = CheckError;
             fn try_from(raw: Unchecked) -> Result<Self, CheckError> {
                 match raw {
-                    $(Unchecked::$variant(spec) => spec.validated().map(CheckSpec::$variant),)+
+                    $(Unchecked::$variant(spec) => {
+                        kinds::validate_timeout(spec.timeout())?;
+                        spec.validated().map(CheckSpec::$variant)
+                    })+
                 }
             }
         }
@@ -121,7 +124,11 @@ macro_rules! check_specs {
                 match kind {
                     $($name => {
                         let params = Params::new($name, <$ty>::PARAMS, &pairs)?;
-                        <$ty>::read(&params)?.validated().map(CheckSpec::$variant)
+                        let mut spec = <$ty>::read(&params)?;
+                        let timeout = params.parsed("timeout", "a duration such as 30s")?;
+                        kinds::validate_timeout(timeout)?;
+                        spec.set_timeout(timeout);
+                        spec.validated().map(CheckSpec::$variant)
                     })+
                     _ => Err(CheckError::UnknownKind(kind.to_owned())),
                 }
@@ -130,7 +137,10 @@ macro_rules! check_specs {
             /// Re-checks every parameter (after a caller changed fields directly).
             pub fn validate(&self) -> Result<(), CheckError> {
                 match self {
-                    $(CheckSpec::$variant(spec) => spec.clone().validated().map(|_| ()),)+
+                    $(CheckSpec::$variant(spec) => {
+                        kinds::validate_timeout(spec.timeout())?;
+                        spec.clone().validated().map(|_| ())
+                    })+
                 }
             }
 
@@ -142,9 +152,19 @@ macro_rules! check_specs {
                 }
             }
 
+            /// The per-check timeout override, when the definition gives one.
+            pub fn timeout(&self) -> Option<std::time::Duration> {
+                match self {
+                    $(CheckSpec::$variant(spec) => spec.timeout().map(|t| t.to_std()),)+
+                }
+            }
+
             fn write_params(&self, e: &mut Emitter) {
                 match self {
-                    $(CheckSpec::$variant(spec) => spec.write(e),)+
+                    $(CheckSpec::$variant(spec) => {
+                        spec.write(e);
+                        e.push_opt("timeout", spec.timeout().as_ref());
+                    })+
                 }
             }
         }

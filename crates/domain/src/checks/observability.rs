@@ -23,6 +23,8 @@ macro_rules! named_kind {
             $($(#[$ometa])* pub $ofield: Option<String>,)*
             $($(#[$lmeta])* pub $lfield: Vec<String>,)*
             $($(#[$nmeta])* pub $nfield: u32,)*
+            /// Per-check timeout (`timeout=30s`); without it the engine default applies.
+            pub timeout: Option<TimeSpan>,
         }
 
         impl Default for $name {
@@ -31,6 +33,7 @@ macro_rules! named_kind {
                     $($ofield: None,)*
                     $($lfield: Vec::new(),)*
                     $($nfield: $ndefault,)*
+                    timeout: None,
                 }
             }
         }
@@ -46,6 +49,7 @@ macro_rules! named_kind {
                     $($nfield: p
                         .parsed(stringify!($nfield), "a whole number")?
                         .unwrap_or($ndefault),)*
+                    timeout: None,
                 })
             }
 
@@ -143,6 +147,8 @@ pub struct PromqlCheck {
     pub query: String,
     /// Comparison every returned sample must meet; without it, any sample passes.
     pub condition: Option<ValueCondition>,
+    /// Per-check timeout (`timeout=30s`); without it the engine default applies.
+    pub timeout: Option<TimeSpan>,
 }
 
 impl Kind for PromqlCheck {
@@ -152,6 +158,7 @@ impl Kind for PromqlCheck {
         Ok(Self {
             query: p.string("query")?.unwrap_or_default(),
             condition: p.single("condition")?.map(str::parse).transpose()?,
+            ..Self::default()
         })
     }
 
@@ -179,6 +186,8 @@ pub struct LokiLogsCheck {
     pub window: TimeSpan,
     /// Fewest lines expected in the window.
     pub min_lines: u32,
+    /// Per-check timeout (`timeout=30s`); without it the engine default applies.
+    pub timeout: Option<TimeSpan>,
 }
 
 impl Default for LokiLogsCheck {
@@ -187,6 +196,7 @@ impl Default for LokiLogsCheck {
             selector: None,
             window: TimeSpan::new(15, TimeUnit::M),
             min_lines: 1,
+            timeout: None,
         }
     }
 }
@@ -204,6 +214,7 @@ impl Kind for LokiLogsCheck {
             min_lines: p
                 .parsed("min_lines", "a whole number")?
                 .unwrap_or(d.min_lines),
+            ..Self::default()
         })
     }
 

@@ -18,18 +18,20 @@ impl<'a> Params<'a> {
         allowed: &[&str],
         pairs: &'a [(String, String)],
     ) -> Result<Self, CheckError> {
+        // `timeout` is common to every kind (see `kinds::Timed`).
         if let Some((name, _)) = pairs
             .iter()
-            .find(|(name, _)| !allowed.contains(&name.as_str()))
+            .find(|(name, _)| name != "timeout" && !allowed.contains(&name.as_str()))
         {
             return Err(CheckError::UnknownParameter {
                 kind,
                 name: name.clone(),
-                expected: if allowed.is_empty() {
-                    "none".into()
-                } else {
-                    allowed.join(", ")
-                },
+                expected: allowed
+                    .iter()
+                    .chain(&["timeout"])
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
         Ok(Self { pairs })

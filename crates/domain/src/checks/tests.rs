@@ -73,7 +73,7 @@ fn errors_name_the_problem() {
     assert!(err("helth").contains("unknown check kind \"helth\""));
     assert!(
         err("health life=/x")
-            .contains("unknown parameter \"life\" for check \"health\" (expected: live, ready)")
+            .contains("unknown parameter \"life\" for check \"health\" (expected: live, ready, timeout)")
     );
     assert!(err("rate_limit burst=5000").contains("\"burst\": 5000 is out of range 1..=1000"));
     assert!(err("rate_limit burst=0").contains("burst"));
@@ -194,4 +194,21 @@ fn catalogue_lists_every_kind() {
         assert!(CheckSpec::parameters(kind).is_some(), "{kind}");
     }
     assert_eq!(CheckSpec::parameters("nope"), None);
+}
+
+#[test]
+fn every_kind_takes_a_timeout_that_round_trips() {
+    let spec = def("rate_limit path=/login burst=20 timeout=30s");
+    assert_eq!(spec.timeout(), Some(std::time::Duration::from_secs(30)));
+    assert_eq!(spec.to_definition(), "rate_limit path=/login burst=20 timeout=30s");
+    assert_eq!(def("health").timeout(), None);
+    assert_eq!(def("grafana_dashboard title=x timeout=500ms").to_definition(), "grafana_dashboard title=x timeout=500ms");
+    let json = serde_json::to_value(def("tls timeout=2m")).expect("serialises");
+    assert_eq!(json["timeout"], "2m");
+    let back: CheckSpec = serde_json::from_value(json).expect("reads back");
+    assert_eq!(back.timeout(), Some(std::time::Duration::from_secs(120)));
+    assert!(err("health timeout=10m").contains("\"timeout\": 10m must be between 100ms and 5m"));
+    assert!(err("health timeout=soon").contains("\"timeout\": \"soon\" is not a duration"));
+    let too_long = serde_json::json!({"kind": "health", "timeout": "1h"});
+    assert!(serde_json::from_value::<CheckSpec>(too_long).is_err());
 }

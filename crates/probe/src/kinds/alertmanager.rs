@@ -1,0 +1,11 @@
+//! `alertmanager` (work in progress in this session).
+
+use preflight_domain::AlertmanagerReceiversCheck;
+
+use super::Verdict;
+use crate::error::ProbeError;
+use crate::probe::Probe;
+
+pub(crate) async fn run(_spec: &AlertmanagerReceiversCheck, _probe: &Probe<'_>) -> Result<Verdict, ProbeError> {
+    Err(ProbeError::Config("not built yet".into()))
+}

@@ -1,0 +1,11 @@
+//! `auth_required` (work in progress in this session).
+
+use preflight_domain::AuthRequiredCheck;
+
+use super::Verdict;
+use crate::error::ProbeError;
+use crate::probe::Probe;
+
+pub(crate) async fn run(_spec: &AuthRequiredCheck, _probe: &Probe<'_>) -> Result<Verdict, ProbeError> {
+    Err(ProbeError::Config("not built yet".into()))
+}

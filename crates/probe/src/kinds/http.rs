@@ -1,0 +1,11 @@
+//! `http` (work in progress in this session).
+
+use preflight_domain::HttpCheck;
+
+use super::Verdict;
+use crate::error::ProbeError;
+use crate::probe::Probe;
+
+pub(crate) async fn run(_spec: &HttpCheck, _probe: &Probe<'_>) -> Result<Verdict, ProbeError> {
+    Err(ProbeError::Config("not built yet".into()))
+}

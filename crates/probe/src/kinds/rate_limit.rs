@@ -1,0 +1,11 @@
+//! `rate_limit` (work in progress in this session).
+
+use preflight_domain::RateLimitCheck;
+
+use super::Verdict;
+use crate::error::ProbeError;
+use crate::probe::Probe;
+
+pub(crate) async fn run(_spec: &RateLimitCheck, _probe: &Probe<'_>) -> Result<Verdict, ProbeError> {
+    Err(ProbeError::Config("not built yet".into()))
+}

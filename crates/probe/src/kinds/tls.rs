@@ -1,0 +1,11 @@
+//! `tls` (work in progress in this session).
+
+use preflight_domain::TlsCheck;
+
+use super::Verdict;
+use crate::error::ProbeError;
+use crate::probe::Probe;
+
+pub(crate) async fn run(_spec: &TlsCheck, _probe: &Probe<'_>) -> Result<Verdict, ProbeError> {
+    Err(ProbeError::Config("not built yet".into()))
+}
