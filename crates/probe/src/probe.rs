@@ -47,6 +47,8 @@ pub struct Request {
     pub follow_redirects: bool,
     /// Response headers to keep in evidence beyond the usual ones.
     pub record: Vec<String>,
+    /// Keep a body excerpt in evidence (off for the many identical requests of a burst).
+    pub excerpt: bool,
 }
 
 impl Request {
@@ -65,6 +67,7 @@ impl Request {
             credentials: true,
             follow_redirects: true,
             record: Vec::new(),
+            excerpt: true,
         }
     }
 
@@ -91,6 +94,18 @@ impl Request {
         self
     }
 
+    /// Keeps no body excerpt in evidence.
+    pub fn without_excerpt(mut self) -> Self {
+        self.excerpt = false;
+        self
+    }
+
+    /// Sets the request body.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
     /// Keeps these response headers in evidence.
     pub fn record<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
         self.record
@@ -114,6 +129,8 @@ pub struct Response {
     pub elapsed: Duration,
     /// URL after redirects.
     pub url: Url,
+    /// The server's leaf certificate (DER) when the request went over TLS.
+    pub peer_certificate: Option<Vec<u8>>,
 }
 
 impl Response {
@@ -137,6 +154,16 @@ impl Response {
         }
         serde_json::from_slice(&self.body).map_err(|e| format!("the {what} is not the expected JSON: {e}"))
     }
+}
+
+/// A response as read off the wire, before it is recorded.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    truncated: bool,
+    url: Url,
+    peer_certificate: Option<Vec<u8>>,
 }
 
 #[derive(Default)]
@@ -318,14 +345,22 @@ impl<'a> Probe<'a> {
         let mut record = self.lock();
         record.in_flight = None;
         match result {
-            Ok((status, headers, body, truncated, url)) => {
+            Ok(Answer {
+                status,
+                headers,
+                body,
+                truncated,
+                url,
+                peer_certificate,
+            }) => {
                 let kept = keep_headers(&headers, &request.record);
                 record.requests.push(Exchange {
                     method,
                     url: shown_url,
                     status: Some(status.as_u16()),
                     headers: kept,
-                    body_excerpt: (!body.is_empty()).then(|| excerpt(&body, EXCERPT_BYTES)),
+                    body_excerpt: (request.excerpt && !body.is_empty())
+                        .then(|| excerpt(&body, EXCERPT_BYTES)),
                     body_bytes: body.len() as u64,
                     body_truncated: truncated,
                     elapsed_ms: elapsed.as_secs_f64() * 1000.0,
@@ -338,6 +373,7 @@ impl<'a> Probe<'a> {
                     truncated,
                     elapsed,
                     url,
+                    peer_certificate,
                 })
             }
             Err(e) => {
@@ -360,11 +396,16 @@ impl<'a> Probe<'a> {
     async fn exchange(
         &self,
         builder: reqwest::RequestBuilder,
-    ) -> Result<(StatusCode, HeaderMap, Bytes, bool, Url), ProbeError> {
+    ) -> Result<Answer, ProbeError> {
         let mut response = builder.send().await.map_err(classify)?;
         let status = response.status();
         let headers = response.headers().clone();
         let url = response.url().clone();
+        let peer_certificate = response
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|info| info.peer_certificate())
+            .map(<[u8]>::to_vec);
         let cap = self.engine.config.max_body_bytes;
         let mut body = BytesMut::new();
         let mut truncated = false;
@@ -377,7 +418,14 @@ impl<'a> Probe<'a> {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok((status, headers, body.freeze(), truncated, url))
+        Ok(Answer {
+            status,
+            headers,
+            body: body.freeze(),
+            truncated,
+            url,
+            peer_certificate,
+        })
     }
 
     /// Opens a TCP connection to `host:port` within every rule (for the `tls` kind), returning

@@ -2,6 +2,7 @@
 
 mod alertmanager;
 mod auth_required;
+mod conditions;
 mod cors;
 mod grafana;
 mod health;
@@ -57,6 +58,24 @@ impl Verdict {
         } else {
             Self::fail(problems.join("; "))
         }
+    }
+}
+
+/// `": <first line of the body>"` for a failure sentence, or nothing for an empty body.
+pub(crate) fn excerpt_line(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
+    let line: String = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+        .chars()
+        .take(160)
+        .collect();
+    if line.is_empty() {
+        String::new()
+    } else {
+        format!(": {line}")
     }
 }
 
