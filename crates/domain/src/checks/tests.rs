@@ -32,6 +32,12 @@ fn defaults_apply() {
         panic!("not loki")
     };
     assert_eq!(loki.window.to_string(), "15m");
+    // Neither title nor uid: the service's dashboard (title containing the service's name).
+    let CheckSpec::GrafanaDashboard(grafana) = def("grafana_dashboard") else {
+        panic!("not grafana_dashboard")
+    };
+    assert_eq!((grafana.title, grafana.uid), (None, None));
+    assert_eq!(def("grafana_dashboard").to_definition(), "grafana_dashboard");
 }
 
 #[test]
@@ -83,7 +89,7 @@ fn errors_name_the_problem() {
     assert!(err("health live=health").contains("must start with /"));
     assert!(err("auth_required").contains("missing required parameter \"paths\""));
     assert!(err("promql").contains("\"query\""));
-    assert!(err("grafana_dashboard").contains("\"title\""));
+    assert!(err("grafana_dashboard title=\"\"").contains("\"title\""));
     assert!(err("tls min_days=9999").contains("min_days"));
     assert!(err("http status=42").contains("status"));
     assert!(err("http condition=\"latency < 5\"").contains("condition"));

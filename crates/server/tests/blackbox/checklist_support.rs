@@ -43,11 +43,11 @@ pub fn enc(segment: &str) -> String {
     out
 }
 
-/// The reference seed documents, when this checkout sits next to them.
+/// The reference seed documents (`examples/seed/`).
 pub fn seed(lang: &str) -> Option<String> {
     let dir = std::env::var("PREFLIGHT_SEED_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed"));
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed"));
     let path = dir.join(format!("production-checklist.{lang}.md"));
     match std::fs::read_to_string(&path) {
         Ok(s) => Some(s),
