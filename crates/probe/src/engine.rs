@@ -101,9 +101,7 @@ pub(crate) struct Inner {
 
 /// Why a redirect was not followed; found again in the error's source chain.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "redirect from {from} to {to} refused: redirects are followed only within the same host"
-)]
+#[error("redirect from {from} to {to} refused: redirects are followed only within the same host")]
 pub(crate) struct CrossHostRedirect {
     from: String,
     to: String,
@@ -176,7 +174,10 @@ impl From<ResolveError> for ProbeError {
     }
 }
 
-fn client(config: &EngineConfig, redirect: reqwest::redirect::Policy) -> Result<reqwest::Client, EngineError> {
+fn client(
+    config: &EngineConfig,
+    redirect: reqwest::redirect::Policy,
+) -> Result<reqwest::Client, EngineError> {
     let mut roots = Vec::new();
     for der in &config.extra_roots {
         roots.push(
@@ -202,7 +203,10 @@ fn client(config: &EngineConfig, redirect: reqwest::redirect::Policy) -> Result<
 
 fn same_host_redirects() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
-        let first = attempt.previous().first().map(|u| u.host_str().map(str::to_owned));
+        let first = attempt
+            .previous()
+            .first()
+            .map(|u| u.host_str().map(str::to_owned));
         let next = attempt.url().host_str().map(str::to_owned);
         if first.is_some_and(|first| first != next) {
             let from = attempt
@@ -257,7 +261,11 @@ impl Engine {
         let started_at = Utc::now();
         let clock = Instant::now();
         let timeout = check.timeout().unwrap_or(self.inner.config.default_timeout);
-        let probe = Probe::new(&self.inner, target, kinds::request_budget(check, &self.inner.config));
+        let probe = Probe::new(
+            &self.inner,
+            target,
+            kinds::request_budget(check, &self.inner.config),
+        );
         let verdict = match target.validate() {
             Err(e) => kinds::Verdict::error(e.to_string()),
             Ok(()) => match tokio::time::timeout(timeout, kinds::run(check, &probe)).await {
@@ -316,7 +324,9 @@ impl Inner {
         let semaphore = {
             let mut map = self.per_host.lock().unwrap_or_else(|p| p.into_inner());
             map.entry(host_port.to_owned())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_host_concurrency.max(1))))
+                .or_insert_with(|| {
+                    Arc::new(Semaphore::new(self.config.per_host_concurrency.max(1)))
+                })
                 .clone()
         };
         semaphore.acquire_owned().await.ok()

@@ -11,9 +11,15 @@ use serde::{Deserialize, Serialize};
 
 /// Networks no probe ever reaches, with the rule named in refusals.
 const ALWAYS_REFUSED: &[(&str, &str)] = &[
-    ("169.254.0.0/16", "link-local and cloud metadata addresses are never probed"),
+    (
+        "169.254.0.0/16",
+        "link-local and cloud metadata addresses are never probed",
+    ),
     ("fe80::/10", "link-local addresses are never probed"),
-    ("fd00:ec2::254/128", "the cloud metadata address is never probed"),
+    (
+        "fd00:ec2::254/128",
+        "the cloud metadata address is never probed",
+    ),
 ];
 
 /// The operator's network rules (`PROBE_ALLOW_NETWORKS`, `PROBE_DENY_NETWORKS` in the server,
@@ -56,10 +62,7 @@ impl NetworkPolicy {
         }
         if !self.allow.is_empty() && !self.allow.iter().any(|net| net.contains(&address)) {
             let allowed: Vec<String> = self.allow.iter().map(ToString::to_string).collect();
-            return refuse(format!(
-                "the operator allows only {}",
-                allowed.join(", ")
-            ));
+            return refuse(format!("the operator allows only {}", allowed.join(", ")));
         }
         Ok(())
     }
@@ -90,7 +93,10 @@ mod tests {
     #[test]
     fn metadata_link_local_and_unspecified_are_always_refused() {
         let open = NetworkPolicy {
-            allow: vec!["0.0.0.0/0".parse().expect("net"), "::/0".parse().expect("net")],
+            allow: vec![
+                "0.0.0.0/0".parse().expect("net"),
+                "::/0".parse().expect("net"),
+            ],
             deny: vec![],
         };
         for address in [
@@ -117,9 +123,16 @@ mod tests {
         };
         assert!(policy.check(ip("10.2.3.4")).is_ok());
         let denied = policy.check(ip("10.1.2.3")).expect_err("denied");
-        assert_eq!(denied.to_string(), "10.1.2.3 is refused: the operator denies 10.1.0.0/16");
+        assert_eq!(
+            denied.to_string(),
+            "10.1.2.3 is refused: the operator denies 10.1.0.0/16"
+        );
         let outside = policy.check(ip("192.0.2.1")).expect_err("not allowed");
-        assert!(outside.to_string().contains("allows only 127.0.0.0/8, 10.0.0.0/8"));
+        assert!(
+            outside
+                .to_string()
+                .contains("allows only 127.0.0.0/8, 10.0.0.0/8")
+        );
         assert!(NetworkPolicy::parse_networks("10.0.0.0/33").is_err());
         assert_eq!(
             NetworkPolicy::parse_networks("192.0.2.7").expect("single host"),

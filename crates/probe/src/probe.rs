@@ -73,10 +73,7 @@ impl Request {
 
     /// Adds a header (ignored when the name or value is not valid HTTP).
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::try_from(name),
-            HeaderValue::try_from(value),
-        ) {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
             self.headers.push((name, value));
         }
         self
@@ -127,8 +124,6 @@ pub struct Response {
     pub truncated: bool,
     /// Time to the end of the (capped) body.
     pub elapsed: Duration,
-    /// URL after redirects.
-    pub url: Url,
     /// The server's leaf certificate (DER) when the request went over TLS.
     pub peer_certificate: Option<Vec<u8>>,
 }
@@ -152,7 +147,8 @@ impl Response {
                 self.body.len()
             ));
         }
-        serde_json::from_slice(&self.body).map_err(|e| format!("the {what} is not the expected JSON: {e}"))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| format!("the {what} is not the expected JSON: {e}"))
     }
 }
 
@@ -162,7 +158,6 @@ struct Answer {
     headers: HeaderMap,
     body: Bytes,
     truncated: bool,
-    url: Url,
     peer_certificate: Option<Vec<u8>>,
 }
 
@@ -235,11 +230,6 @@ impl<'a> Probe<'a> {
     /// The target context.
     pub fn target(&self) -> &Target {
         self.target
-    }
-
-    /// Most requests this check may still send.
-    pub fn budget_left(&self) -> u32 {
-        self.budget.saturating_sub(self.sent.load(Ordering::Relaxed))
     }
 
     /// A path (with optional query) on the target, under the base URL's own path.
@@ -350,7 +340,6 @@ impl<'a> Probe<'a> {
                 headers,
                 body,
                 truncated,
-                url,
                 peer_certificate,
             }) => {
                 let kept = keep_headers(&headers, &request.record);
@@ -372,7 +361,6 @@ impl<'a> Probe<'a> {
                     body,
                     truncated,
                     elapsed,
-                    url,
                     peer_certificate,
                 })
             }
@@ -393,14 +381,10 @@ impl<'a> Probe<'a> {
         }
     }
 
-    async fn exchange(
-        &self,
-        builder: reqwest::RequestBuilder,
-    ) -> Result<Answer, ProbeError> {
+    async fn exchange(&self, builder: reqwest::RequestBuilder) -> Result<Answer, ProbeError> {
         let mut response = builder.send().await.map_err(classify)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let url = response.url().clone();
         let peer_certificate = response
             .extensions()
             .get::<reqwest::tls::TlsInfo>()
@@ -423,7 +407,6 @@ impl<'a> Probe<'a> {
             headers,
             body: body.freeze(),
             truncated,
-            url,
             peer_certificate,
         })
     }
@@ -571,7 +554,9 @@ mod tests {
         );
         let root = Url::parse("http://127.0.0.1:9090").expect("url");
         assert_eq!(
-            join(&root, "/api/v1/query?query=up").expect("joins").as_str(),
+            join(&root, "/api/v1/query?query=up")
+                .expect("joins")
+                .as_str(),
             "http://127.0.0.1:9090/api/v1/query?query=up"
         );
     }

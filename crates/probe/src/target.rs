@@ -192,7 +192,11 @@ impl Target {
     pub(crate) fn secrets(&self) -> Vec<String> {
         self.credentials
             .iter()
-            .chain(self.endpoints().into_iter().flat_map(|(_, e)| &e.credentials))
+            .chain(
+                self.endpoints()
+                    .into_iter()
+                    .flat_map(|(_, e)| &e.credentials),
+            )
             .map(|c| c.value.expose_secret().to_owned())
             .filter(|s| !s.is_empty())
             .collect()
@@ -237,7 +241,10 @@ mod tests {
     fn refuses_user_info_and_other_schemes() {
         let with_password = Target::new(url("https://ci:hunter2@api.example.com"));
         let err = with_password.validate().expect_err("user info").to_string();
-        assert!(err.contains("must not carry a user name or password"), "{err}");
+        assert!(
+            err.contains("must not carry a user name or password"),
+            "{err}"
+        );
         assert!(!err.contains("hunter2"));
         let ftp = Target::new(url("ftp://files.example.com"));
         assert!(ftp.validate().is_err());
@@ -247,12 +254,22 @@ mod tests {
     #[test]
     fn credentials_go_only_to_their_own_host_and_paths() {
         let mut target = Target::new(url("http://127.0.0.1:8000"));
-        target.credentials = vec![Credential::header("Authorization", "Bearer m").for_paths("/metrics")];
+        target.credentials =
+            vec![Credential::header("Authorization", "Bearer m").for_paths("/metrics")];
         let mut prometheus = Endpoint::new(url("http://127.0.0.1:9090"));
         prometheus.credentials = vec![Credential::header("X-Token", "p")];
         target.prometheus = Some(prometheus);
-        assert_eq!(target.credentials_for(&url("http://127.0.0.1:8000/metrics")).len(), 1);
-        assert!(target.credentials_for(&url("http://127.0.0.1:8000/api")).is_empty());
+        assert_eq!(
+            target
+                .credentials_for(&url("http://127.0.0.1:8000/metrics"))
+                .len(),
+            1
+        );
+        assert!(
+            target
+                .credentials_for(&url("http://127.0.0.1:8000/api"))
+                .is_empty()
+        );
         let to_prom = target.credentials_for(&url("http://127.0.0.1:9090/api/v1/query"));
         assert_eq!(to_prom.len(), 1);
         assert_eq!(to_prom[0].header, "X-Token");

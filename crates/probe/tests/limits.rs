@@ -28,15 +28,24 @@ async fn a_slow_target_is_an_error_after_the_check_timeout() {
     assert_outcome(&report, Outcome::Error);
     assert_eq!(report.reason, "no answer within 300ms, the check's timeout");
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert_eq!(report.requests.len(), 1, "the cut request is in the evidence");
-    assert_eq!(report.requests[0].error.as_deref(), Some("no answer within 300ms"));
+    assert_eq!(
+        report.requests.len(),
+        1,
+        "the cut request is in the evidence"
+    );
+    assert_eq!(
+        report.requests[0].error.as_deref(),
+        Some("no answer within 300ms")
+    );
 
     // Without a per-check timeout the engine's default applies.
     let engine = engine_with(EngineConfig {
         default_timeout: Duration::from_millis(200),
         ..EngineConfig::default()
     });
-    let report = engine.run(&check("http path=/slow"), &Target::new(base)).await;
+    let report = engine
+        .run(&check("http path=/slow"), &Target::new(base))
+        .await;
     assert_eq!(report.reason, "no answer within 200ms, the check's timeout");
 }
 
@@ -47,7 +56,10 @@ async fn redirects_are_followed_within_the_host_only() {
     let app = Router::new()
         .route("/moved", get(|| async { Redirect::temporary("/health") }))
         .route("/health", get(|| async { "ok" }))
-        .route("/away", get(move || async move { Redirect::temporary(&other_url) }));
+        .route(
+            "/away",
+            get(move || async move { Redirect::temporary(&other_url) }),
+        );
     let base = serve(app).await;
 
     let same_host = run_at("http path=/moved", &base).await;
@@ -56,7 +68,8 @@ async fn redirects_are_followed_within_the_host_only() {
     let away = run_at("http path=/away", &base).await;
     assert_outcome(&away, Outcome::Error);
     assert!(
-        away.reason.contains("refused: redirects are followed only within the same host"),
+        away.reason
+            .contains("refused: redirects are followed only within the same host"),
         "{}",
         away.reason
     );
@@ -64,12 +77,24 @@ async fn redirects_are_followed_within_the_host_only() {
 
 #[tokio::test]
 async fn metadata_and_link_local_addresses_are_refused_naming_the_rule() {
-    for url in ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/", "http://[fd00:ec2::254]/"] {
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fe80::1]/",
+        "http://[fd00:ec2::254]/",
+    ] {
         let target = Target::new(Url::parse(url).expect("url"));
         let report = run("health", &target).await;
         assert_outcome(&report, Outcome::Error);
-        assert!(report.reason.contains("is refused"), "{url}: {}", report.reason);
-        assert!(report.reason.contains("never probed"), "{url}: {}", report.reason);
+        assert!(
+            report.reason.contains("is refused"),
+            "{url}: {}",
+            report.reason
+        );
+        assert!(
+            report.reason.contains("never probed"),
+            "{url}: {}",
+            report.reason
+        );
     }
 }
 
@@ -88,7 +113,11 @@ async fn a_name_resolving_to_a_refused_network_is_refused_at_resolution() {
     let target = Target::new(Url::parse(&format!("http://localhost:{port}/")).expect("url"));
     let report = engine.run(&check("http"), &target).await;
     assert_outcome(&report, Outcome::Error);
-    assert!(report.reason.contains("the operator denies"), "{}", report.reason);
+    assert!(
+        report.reason.contains("the operator denies"),
+        "{}",
+        report.reason
+    );
 }
 
 #[tokio::test]
@@ -101,7 +130,9 @@ async fn hosts_the_target_does_not_name_are_refused() {
     let report = run("tls host=attacker.example", &target).await;
     assert_outcome(&report, Outcome::Error);
     assert!(
-        report.reason.contains("probes reach only the hosts the target names"),
+        report
+            .reason
+            .contains("probes reach only the hosts the target names"),
         "{}",
         report.reason
     );
@@ -116,13 +147,19 @@ async fn an_oversized_body_is_cut_at_the_cap() {
         ..EngineConfig::default()
     });
     let report = engine
-        .run(&check("http path=/big condition=\"body contains x\""), &Target::new(base))
+        .run(
+            &check("http path=/big condition=\"body contains x\""),
+            &Target::new(base),
+        )
         .await;
     assert_outcome(&report, Outcome::Passed);
     let exchange = &report.requests[0];
     assert!(exchange.body_truncated);
     assert_eq!(exchange.body_bytes, 64 * 1024);
-    assert_eq!(exchange.body_excerpt.as_deref().map(str::len), Some(preflight_probe::EXCERPT_BYTES));
+    assert_eq!(
+        exchange.body_excerpt.as_deref().map(str::len),
+        Some(preflight_probe::EXCERPT_BYTES)
+    );
 }
 
 #[tokio::test]
@@ -130,8 +167,15 @@ async fn requests_carry_the_user_agent() {
     let app = Router::new().route(
         "/",
         get(|headers: HeaderMap| async move {
-            let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
-            if agent == USER_AGENT { StatusCode::OK } else { StatusCode::BAD_REQUEST }
+            let agent = headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if agent == USER_AGENT {
+                StatusCode::OK
+            } else {
+                StatusCode::BAD_REQUEST
+            }
         }),
     );
     let base = serve(app).await;
@@ -141,14 +185,18 @@ async fn requests_carry_the_user_agent() {
 
 #[tokio::test]
 async fn the_request_budget_bounds_a_check() {
-    let base = serve(Router::new().route("/p{n}", get(|| async { StatusCode::UNAUTHORIZED }))).await;
+    let base =
+        serve(Router::new().route("/p{n}", get(|| async { StatusCode::UNAUTHORIZED }))).await;
     let engine = engine_with(EngineConfig {
         max_requests: 2,
         ..EngineConfig::default()
     });
     // auth_required may send one request per listed path, never fewer than the cap.
     let report = engine
-        .run(&check("auth_required paths=/p1,/p2,/p3"), &Target::new(base.clone()))
+        .run(
+            &check("auth_required paths=/p1,/p2,/p3"),
+            &Target::new(base.clone()),
+        )
         .await;
     assert_outcome(&report, Outcome::Passed);
     // security_headers + cors send 1 and 2 requests; a cap of 1 stops cors after its first.
@@ -158,7 +206,10 @@ async fn the_request_budget_bounds_a_check() {
     });
     let report = tight.run(&check("cors"), &Target::new(base)).await;
     assert_outcome(&report, Outcome::Error);
-    assert_eq!(report.reason, "stopped after 1 requests, the most one check may send");
+    assert_eq!(
+        report.reason,
+        "stopped after 1 requests, the most one check may send"
+    );
 }
 
 #[tokio::test]
@@ -174,17 +225,29 @@ async fn credentials_are_sent_but_never_recorded() {
                 .unwrap_or("")
                 .to_owned();
             if auth != format!("Bearer {SECRET}") {
-                return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, auth.clone())], auth);
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, auth.clone())],
+                    auth,
+                );
             }
-            (StatusCode::OK, [(header::WWW_AUTHENTICATE, auth.clone())], format!("# {auth}\nup 1\n"))
+            (
+                StatusCode::OK,
+                [(header::WWW_AUTHENTICATE, auth.clone())],
+                format!("# {auth}\nup 1\n"),
+            )
         }),
     );
     let base = serve(app).await;
     let mut target = Target::new(base);
-    target.credentials = vec![Credential::header("Authorization", format!("Bearer {SECRET}")).for_paths("/metrics")];
+    target.credentials =
+        vec![Credential::header("Authorization", format!("Bearer {SECRET}")).for_paths("/metrics")];
     let report = run("metrics", &target).await;
     assert_outcome(&report, Outcome::Passed);
     let text = serde_json::to_string(&report).expect("serialises");
     assert!(!text.contains(SECRET), "{text}");
-    assert!(text.contains("[redacted]"), "the echo is still visible, scrubbed");
+    assert!(
+        text.contains("[redacted]"),
+        "the echo is still visible, scrubbed"
+    );
 }

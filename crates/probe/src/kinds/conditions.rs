@@ -27,27 +27,41 @@ pub(crate) fn evaluate(condition: &Condition, seen: &Observed<'_>) -> Result<(),
             let expected = number(operand).unwrap_or_default();
             holds_number(f64::from(seen.status), op, expected)
                 .then_some(())
-                .ok_or_else(|| format!("status {} is not {condition_text}", seen.status, condition_text = rhs(condition)))
+                .ok_or_else(|| {
+                    format!(
+                        "status {} is not {condition_text}",
+                        seen.status,
+                        condition_text = rhs(condition)
+                    )
+                })
         }
         Subject::Latency => {
             let ms = seen.latency.as_secs_f64() * 1000.0;
             let limit = duration_ms(operand);
             holds_number(ms, op, limit).then_some(()).ok_or_else(|| {
-                format!("latency {} is not {}", crate::error::format_duration(seen.latency), rhs(condition))
+                format!(
+                    "latency {} is not {}",
+                    crate::error::format_duration(seen.latency),
+                    rhs(condition)
+                )
             })
         }
         Subject::CertExpiry => {
             let Some(left) = seen.cert_left_ms else {
-                return Err("cert_expiry needs an https URL; the answer came over plain HTTP".into());
+                return Err(
+                    "cert_expiry needs an https URL; the answer came over plain HTTP".into(),
+                );
             };
             let limit = duration_ms(operand);
-            holds_number(left as f64, op, limit).then_some(()).ok_or_else(|| {
-                format!(
-                    "the certificate expires in {:.1} days, which is not {}",
-                    left as f64 / 86_400_000.0,
-                    rhs(condition)
-                )
-            })
+            holds_number(left as f64, op, limit)
+                .then_some(())
+                .ok_or_else(|| {
+                    format!(
+                        "the certificate expires in {:.1} days, which is not {}",
+                        left as f64 / 86_400_000.0,
+                        rhs(condition)
+                    )
+                })
         }
         Subject::Header(name) => {
             let value = seen
@@ -59,7 +73,12 @@ pub(crate) fn evaluate(condition: &Condition, seen: &Observed<'_>) -> Result<(),
                 (_, None) => Err(format!("header {name} is absent")),
                 (_, Some(text)) => compare_text_or_number(&text, op, operand)
                     .then_some(())
-                    .ok_or_else(|| format!("header {name} is \"{text}\", which is not {}", rhs(condition))),
+                    .ok_or_else(|| {
+                        format!(
+                            "header {name} is \"{text}\", which is not {}",
+                            rhs(condition)
+                        )
+                    }),
             }
         }
         Subject::Body => {
@@ -79,17 +98,21 @@ pub(crate) fn evaluate(condition: &Condition, seen: &Observed<'_>) -> Result<(),
             })
         }
         Subject::BodyJson(path) => {
-            let parsed = JsonPath::parse(path)
-                .map_err(|e| format!("{path} is not a JSON path: {e}"))?;
+            let parsed =
+                JsonPath::parse(path).map_err(|e| format!("{path} is not a JSON path: {e}"))?;
             let document: Value = serde_json::from_slice(seen.body)
                 .map_err(|_| format!("body.{path}: the body is not JSON"))?;
             let found = parsed.query(&document).first().cloned();
             match (op, found) {
                 (CmpOp::Exists, Some(_)) => Ok(()),
                 (_, None) => Err(format!("body.{path} is absent")),
-                (_, Some(value)) => compare_json(&value, op, operand)
-                    .then_some(())
-                    .ok_or_else(|| format!("body.{path} is {value}, which is not {}", rhs(condition))),
+                (_, Some(value)) => {
+                    compare_json(&value, op, operand)
+                        .then_some(())
+                        .ok_or_else(|| {
+                            format!("body.{path} is {value}, which is not {}", rhs(condition))
+                        })
+                }
             }
         }
     }
@@ -153,7 +176,9 @@ fn compare_text_or_number(text: &str, op: CmpOp, operand: Option<&Operand>) -> b
 
 fn compare_json(value: &Value, op: CmpOp, operand: Option<&Operand>) -> bool {
     if let Some(right) = number(operand) {
-        return value.as_f64().is_some_and(|left| holds_number(left, op, right));
+        return value
+            .as_f64()
+            .is_some_and(|left| holds_number(left, op, right));
     }
     let same = match operand {
         Some(Operand::Text(text)) => match (op, value) {
@@ -198,27 +223,54 @@ mod tests {
         let headers = http::HeaderMap::new();
         let o = seen(&headers, b"");
         assert!(check("status == 200", &o).is_ok());
-        assert_eq!(check("status == 204", &o).unwrap_err(), "status 200 is not == 204");
+        assert_eq!(
+            check("status == 204", &o).expect_err("fails"),
+            "status 200 is not == 204"
+        );
         assert!(check("latency < 500ms", &o).is_ok());
-        assert_eq!(check("latency < 100ms", &o).unwrap_err(), "latency 120ms is not < 100ms");
+        assert_eq!(
+            check("latency < 100ms", &o).expect_err("fails"),
+            "latency 120ms is not < 100ms"
+        );
         assert!(check("cert_expiry > 7d", &o).is_ok());
-        assert!(check("cert_expiry > 14d", &o).unwrap_err().contains("expires in 10.0 days"));
-        let plain = Observed { cert_left_ms: None, ..seen(&headers, b"") };
-        assert!(check("cert_expiry > 1d", &plain).unwrap_err().contains("plain HTTP"));
+        assert!(
+            check("cert_expiry > 14d", &o)
+                .expect_err("fails")
+                .contains("expires in 10.0 days")
+        );
+        let plain = Observed {
+            cert_left_ms: None,
+            ..seen(&headers, b"")
+        };
+        assert!(
+            check("cert_expiry > 1d", &plain)
+                .expect_err("fails")
+                .contains("plain HTTP")
+        );
     }
 
     #[test]
     fn headers_compare_as_text_or_numbers() {
         let mut headers = http::HeaderMap::new();
-        headers.insert("content-type", http::HeaderValue::from_static("application/json"));
+        headers.insert(
+            "content-type",
+            http::HeaderValue::from_static("application/json"),
+        );
         headers.insert("x-count", http::HeaderValue::from_static("7"));
         let o = seen(&headers, b"");
         assert!(check("header.content-type contains json", &o).is_ok());
         assert!(check("header.Content-Type exists", &o).is_ok());
         assert!(check("header.x-count >= 5", &o).is_ok());
         assert!(check("header.x-count > 7", &o).is_err());
-        assert_eq!(check("header.etag exists", &o).unwrap_err(), "header etag is absent");
-        assert!(check("header.content-type == \"text/html\"", &o).unwrap_err().contains("is \"application/json\""));
+        assert_eq!(
+            check("header.etag exists", &o).expect_err("fails"),
+            "header etag is absent"
+        );
+        assert!(
+            check("header.content-type == \"text/html\"", &o)
+                .expect_err("fails")
+                .contains("is \"application/json\"")
+        );
     }
 
     #[test]
@@ -232,11 +284,22 @@ mod tests {
         assert!(check("body.$.tags contains b", &o).is_ok());
         assert!(check("body.$.gone == null", &o).is_ok());
         assert!(check("body.$.status != down", &o).is_ok());
-        assert_eq!(check("body.$.missing exists", &o).unwrap_err(), "body.$.missing is absent");
-        assert!(check("body.$.status == down", &o).unwrap_err().contains("is \"ok\""));
+        assert_eq!(
+            check("body.$.missing exists", &o).expect_err("fails"),
+            "body.$.missing is absent"
+        );
+        assert!(
+            check("body.$.status == down", &o)
+                .expect_err("fails")
+                .contains("is \"ok\"")
+        );
         assert!(check("body contains checks", &o).is_ok());
         assert!(check("body contains nothing-here", &o).is_err());
         let not_json = seen(&headers, b"<html>");
-        assert!(check("body.$.a exists", &not_json).unwrap_err().contains("not JSON"));
+        assert!(
+            check("body.$.a exists", &not_json)
+                .expect_err("fails")
+                .contains("not JSON")
+        );
     }
 }

@@ -18,7 +18,10 @@ pub(crate) async fn run(spec: &CorsCheck, probe: &Probe<'_>) -> Result<Verdict, 
     let preflight = Request::new(Method::OPTIONS, url.clone())
         .header("Origin", &spec.origin)
         .header("Access-Control-Request-Method", "POST")
-        .header("Access-Control-Request-Headers", "authorization, content-type");
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization, content-type",
+        );
     for (what, request) in [("GET", simple), ("preflight OPTIONS", preflight)] {
         let response = probe.send(request.no_redirects()).await?;
         match response.header(ACAO) {

@@ -72,5 +72,9 @@ pub(crate) async fn run(spec: &HttpCheck, probe: &Probe<'_>) -> Result<Verdict, 
 pub(crate) fn leaf_left_ms(der: &[u8]) -> Option<i64> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let not_after = cert.validity().not_after.timestamp();
-    Some(not_after.saturating_sub(Utc::now().timestamp()).saturating_mul(1000))
+    Some(
+        not_after
+            .saturating_sub(Utc::now().timestamp())
+            .saturating_mul(1000),
+    )
 }

@@ -75,7 +75,8 @@ fn sample_names(text: &str) -> Result<BTreeSet<String>, String> {
             LineInfo::Sample {
                 metric_name, value, ..
             } => {
-                let numeric = matches!(value, "+Inf" | "-Inf" | "NaN") || value.parse::<f64>().is_ok();
+                let numeric =
+                    matches!(value, "+Inf" | "-Inf" | "NaN") || value.parse::<f64>().is_ok();
                 if !numeric {
                     return Err(format!(
                         "line {}: \"{value}\" is not a sample value",
@@ -98,9 +99,11 @@ fn sample_names(text: &str) -> Result<BTreeSet<String>, String> {
 }
 
 fn has_family(names: &BTreeSet<String>, family: &str) -> bool {
-    ["", "_bucket", "_sum", "_count", "_total", "_created", "_info"]
-        .iter()
-        .any(|suffix| names.contains(&format!("{family}{suffix}")))
+    [
+        "", "_bucket", "_sum", "_count", "_total", "_created", "_info",
+    ]
+    .iter()
+    .any(|suffix| names.contains(&format!("{family}{suffix}")))
 }
 
 #[cfg(test)]
@@ -115,7 +118,10 @@ mod tests {
         assert!(has_family(&names, "http_seconds"));
         assert!(!has_family(&names, "missing"));
         let err = sample_names("up 1\n<html>oops</html>\n").expect_err("html is not metrics");
-        assert!(err.starts_with("line 2 is not Prometheus text exposition"), "{err}");
+        assert!(
+            err.starts_with("line 2 is not Prometheus text exposition"),
+            "{err}"
+        );
         let err = sample_names("up one\n").expect_err("bad value");
         assert!(err.contains("\"one\" is not a sample value"), "{err}");
     }

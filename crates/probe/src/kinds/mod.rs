@@ -84,9 +84,9 @@ pub(crate) fn excerpt_line(body: &[u8]) -> String {
 pub(crate) fn request_budget(check: &CheckSpec, config: &EngineConfig) -> u32 {
     match check {
         CheckSpec::RateLimit(spec) => spec.burst,
-        CheckSpec::AuthRequired(spec) => {
-            config.max_requests.max(u32::try_from(spec.paths.len()).unwrap_or(u32::MAX))
-        }
+        CheckSpec::AuthRequired(spec) => config
+            .max_requests
+            .max(u32::try_from(spec.paths.len()).unwrap_or(u32::MAX)),
         _ => config.max_requests,
     }
 }

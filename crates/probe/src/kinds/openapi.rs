@@ -13,7 +13,10 @@ pub(crate) async fn run(spec: &OpenapiCheck, probe: &Probe<'_>) -> Result<Verdic
     let docs = probe
         .send(Request::get(probe.url(&spec.docs)?).header("Accept", "text/html"))
         .await?;
-    let docs_type = docs.header("content-type").unwrap_or("").to_ascii_lowercase();
+    let docs_type = docs
+        .header("content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if !docs.status.is_success() {
         problems.push(format!(
             "the docs page {} answered {}{}",
@@ -88,7 +91,9 @@ fn validate(body: &[u8]) -> Result<Summary, String> {
             .map_err(|e| format!("is not valid OpenAPI {version}: {e}"))?;
         (doc.info.title, doc.paths.map_or(0, |p| p.len()))
     } else {
-        return Err(format!("declares OpenAPI \"{version}\", not 3.0.x or 3.1.x"));
+        return Err(format!(
+            "declares OpenAPI \"{version}\", not 3.0.x or 3.1.x"
+        ));
     };
     Ok(Summary {
         version,
@@ -107,8 +112,16 @@ mod tests {
         assert_eq!(validate(v31).expect("3.1").paths, 1);
         let v30 = b"openapi: 3.0.3\ninfo:\n  title: y\n  version: '1'\npaths: {}\n";
         assert_eq!(validate(v30).expect("3.0 yaml").title, "y");
-        assert!(validate(br#"{"swagger":"2.0"}"#).unwrap_err().contains("Swagger 2.0"));
-        assert!(validate(br#"{"openapi":"3.1.0","paths":{}}"#).unwrap_err().contains("not valid OpenAPI 3.1.0"));
+        assert!(
+            validate(br#"{"swagger":"2.0"}"#)
+                .expect_err("fails")
+                .contains("Swagger 2.0")
+        );
+        assert!(
+            validate(br#"{"openapi":"3.1.0","paths":{}}"#)
+                .expect_err("fails")
+                .contains("not valid OpenAPI 3.1.0")
+        );
         assert!(validate(b"<html>").is_err());
     }
 }

@@ -20,10 +20,17 @@ pub(crate) async fn run(spec: &RateLimitCheck, probe: &Probe<'_>) -> Result<Verd
             .anonymous()
             .no_redirects()
             .without_excerpt()
-            .record(["retry-after", "ratelimit", "ratelimit-policy", "x-ratelimit-remaining"]);
+            .record([
+                "retry-after",
+                "ratelimit",
+                "ratelimit-policy",
+                "x-ratelimit-remaining",
+            ]);
         if matches!(method, Method::POST | Method::PUT | Method::PATCH) {
             // An empty JSON object: a real client's shape, refused by validation at worst.
-            request = request.header("Content-Type", "application/json").body("{}");
+            request = request
+                .header("Content-Type", "application/json")
+                .body("{}");
         }
         let response = probe.send(request).await?;
         let status = response.status.as_u16();

@@ -22,19 +22,30 @@ pub(crate) async fn run(
     let response = probe
         .send(Request::get(probe.url(&spec.path)?).record(HEADERS))
         .await?;
-    let header = |name: &str| response.header(name).map(str::trim).map(str::to_ascii_lowercase);
+    let header = |name: &str| {
+        response
+            .header(name)
+            .map(str::trim)
+            .map(str::to_ascii_lowercase)
+    };
     let mut problems = Vec::new();
     match header("x-content-type-options") {
         Some(v) if v == "nosniff" => {}
-        Some(v) => problems.push(format!("X-Content-Type-Options is \"{v}\", not \"nosniff\"")),
+        Some(v) => problems.push(format!(
+            "X-Content-Type-Options is \"{v}\", not \"nosniff\""
+        )),
         None => problems.push("X-Content-Type-Options is missing".into()),
     }
-    let frame_options_ok = header("x-frame-options").is_some_and(|v| v == "deny" || v == "sameorigin");
-    let ancestors_ok = header("content-security-policy")
-        .is_some_and(|csp| csp.split(';').any(|d| d.trim().starts_with("frame-ancestors")));
+    let frame_options_ok =
+        header("x-frame-options").is_some_and(|v| v == "deny" || v == "sameorigin");
+    let ancestors_ok = header("content-security-policy").is_some_and(|csp| {
+        csp.split(';')
+            .any(|d| d.trim().starts_with("frame-ancestors"))
+    });
     if !frame_options_ok && !ancestors_ok {
         problems.push(
-            "no frame protection (X-Frame-Options DENY or SAMEORIGIN, or CSP frame-ancestors)".into(),
+            "no frame protection (X-Frame-Options DENY or SAMEORIGIN, or CSP frame-ancestors)"
+                .into(),
         );
     }
     match header("referrer-policy") {
@@ -45,7 +56,10 @@ pub(crate) async fn run(
         None => problems.push("Referrer-Policy is missing".into()),
     }
     Ok(Verdict::from_problems(
-        problems.iter().map(|p| format!("{} {p}", spec.path)).collect(),
+        problems
+            .iter()
+            .map(|p| format!("{} {p}", spec.path))
+            .collect(),
         format!(
             "{} sends X-Content-Type-Options, frame protection and Referrer-Policy",
             spec.path
