@@ -2,6 +2,7 @@
 
 mod admin;
 mod backup;
+mod check;
 mod doctor;
 mod healthcheck;
 mod migrate;
@@ -61,6 +62,9 @@ pub enum Command {
         #[command(subcommand)]
         action: admin::Action,
     },
+    /// CI gate: run a checklist's automated items against a live target, or ask a preflight
+    /// server; exit 0 ready, 1 not ready, 2 usage or configuration error.
+    Check(check::CheckArgs),
 }
 
 fn load_settings() -> Result<Settings, ExitCode> {
@@ -72,11 +76,16 @@ fn load_settings() -> Result<Settings, ExitCode> {
 
 /// Runs a parsed command line; the exit code says how it went.
 pub async fn run(cli: Cli) -> ExitCode {
+    // The CI gate reads no service settings and starts no telemetry: a production
+    // environment must not break it.
+    let command = match cli.command {
+        Some(Command::Check(args)) => return check::run(args).await,
+        other => other.unwrap_or(Command::Serve),
+    };
     let mut settings = match load_settings() {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let command = cli.command.unwrap_or(Command::Serve);
     if !matches!(command, Command::Healthcheck { .. }) {
         let format = match command {
             Command::Serve => settings.log_format,
@@ -93,6 +102,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Admin { action } => admin::run(&mut settings, action).await,
         Command::Backup(args) => backup::run(&mut settings, args).await,
         Command::Restore { file, force } => backup::restore(&mut settings, file, force).await,
+        Command::Check(args) => return check::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
