@@ -192,7 +192,8 @@ pub enum Monitor {
 }
 
 impl Monitor {
-    fn name(self) -> &'static str {
+    /// The server's name in sentences.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Monitor::Prometheus => "Prometheus",
             Monitor::Alertmanager => "Alertmanager",
