@@ -133,9 +133,16 @@ impl AuthUser {
         Ok(())
     }
 
-    /// Requires the admin role and a login session (API tokens cannot manage users).
+    /// Requires the admin role and an interactive login session: no API token, whatever its
+    /// scopes, may create users or change their roles or passwords.
     pub fn require_admin_session(&self) -> Result<(), ApiError> {
-        self.require_write(Role::Admin)
+        self.require_role(Role::Admin)?;
+        match self.credential {
+            Credential::Session => Ok(()),
+            Credential::ApiToken { .. } => Err(ApiError::forbidden(
+                "user management needs a login session; API tokens cannot manage users",
+            )),
+        }
     }
 
     pub fn actor(&self) -> Actor {

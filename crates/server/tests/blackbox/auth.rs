@@ -404,3 +404,59 @@ async fn admins_manage_users_and_others_cannot() {
         .unwrap();
     assert_problem(res, 404).await;
 }
+
+#[tokio::test]
+async fn a_write_scoped_api_token_cannot_manage_users() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let created: Value = app
+        .client
+        .post(app.url("/api/v1/me/tokens"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "ci-write", "scopes": ["read", "write"], "expires_in_days": 30}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+
+    let res = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&token)
+        .json(&json!({"email": "new-admin@example.com", "password": "Another-Strong-Pass-9", "role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(res, 403).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("API tokens cannot manage users"),
+        "{problem}"
+    );
+
+    // The same admin with a login session may.
+    let res = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&admin)
+        .json(&json!({"email": "viewer-2@example.com", "password": "Another-Strong-Pass-9", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let user: Value = res.json().await.unwrap();
+    let id = user["id"].as_str().unwrap();
+    let etag = format!("\"{}\"", user["version"]);
+    for request in [
+        app.client
+            .patch(app.url(&format!("/api/v1/users/{id}")))
+            .header("if-match", &etag)
+            .json(&json!({"role": "admin"})),
+        app.client.delete(app.url(&format!("/api/v1/users/{id}"))),
+    ] {
+        let res = request.bearer_auth(&token).send().await.unwrap();
+        assert_problem(res, 403).await;
+    }
+}
