@@ -7,9 +7,10 @@
 //! - **Redis**: shared by every replica, so cache invalidation and rate limits hold across the
 //!   whole deployment.
 //!
-//! Neither ever fails a request because Redis misbehaves: the cache degrades to a miss and the
-//! rate limiter fails open, each with a warning log and a metric, so that a Redis outage costs
-//! performance and protection but not availability.
+//! Neither ever fails a request because Redis misbehaves: the cache degrades to a miss, and the
+//! rate limiter falls back to this process's own limits (each replica enforces the quota on its
+//! own until Redis answers again), each with a warning log and a metric, so that a Redis outage
+//! costs performance and cross-replica sharing but neither availability nor protection.
 
 mod cache;
 mod error;
@@ -30,7 +31,8 @@ pub const CACHE_HITS_TOTAL: &str = "preflight_cache_hits_total";
 pub const CACHE_MISSES_TOTAL: &str = "preflight_cache_misses_total";
 /// Counter: requests rejected by the rate limiter. Label `scope`.
 pub const RATE_LIMIT_REJECTIONS_TOTAL: &str = "preflight_rate_limit_rejections_total";
-/// Counter: rate-limit checks that could not reach Redis and were let through (fail open).
+/// Counter: rate-limit checks that could not reach Redis and were decided by this process's
+/// own limiter instead.
 pub const RATE_LIMIT_ERRORS_TOTAL: &str = "preflight_rate_limit_errors_total";
 
 /// Registers descriptions for every metric this crate emits.
@@ -52,6 +54,6 @@ pub fn describe_metrics() {
     );
     metrics::describe_counter!(
         RATE_LIMIT_ERRORS_TOTAL,
-        "Rate-limit checks that failed to reach Redis and were allowed (fail open)."
+        "Rate-limit checks that could not reach Redis and were decided by the in-process fallback limiter."
     );
 }

@@ -10,7 +10,7 @@ use crate::KvError;
 ///
 /// `timeout` caps the initial connection, each reconnection attempt and each command's
 /// response. A request path that consults the cache or rate limiter therefore never hangs on
-/// a sick Redis for longer than that: it degrades (cache miss, rate limiter fails open) instead.
+/// a sick Redis for longer than that: it degrades (cache miss, rate limiter on per-process limits) instead.
 ///
 /// # Errors
 ///
