@@ -387,7 +387,6 @@ impl Keyring {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a test failure
 mod tests {
     use super::*;
 

@@ -210,7 +210,6 @@ impl JwtKeys {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a test failure
 mod tests {
     use super::*;
     use base64::Engine;

@@ -185,7 +185,6 @@ fn character_classes(password: &str) -> usize {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a test failure
 mod tests {
     use super::*;
 

@@ -74,7 +74,6 @@ pub fn check_secret(name: &str, value: Option<&str>) -> Vec<String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a test failure
 mod tests {
     use super::*;
     use crate::crypto::generate_key;

@@ -78,7 +78,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a test failure
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;

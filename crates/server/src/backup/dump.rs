@@ -202,7 +202,6 @@ pub async fn pg_restore(url: &str, dump: &Path, clean: bool) -> anyhow::Result<(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::pg_url_and_password;
 

@@ -214,7 +214,6 @@ pub fn decrypt_body<R: Read, W: Write>(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use preflight_security::EncryptionKey;

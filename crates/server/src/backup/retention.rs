@@ -48,7 +48,6 @@ pub fn to_delete(items: &[Item], keep_daily: u32, keep_weekly: u32) -> Vec<Strin
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use chrono::TimeZone;

@@ -103,7 +103,7 @@ pub async fn run(
         let wait = (next - Utc::now()).to_std().unwrap_or_default();
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            () = crate::startup::shutdown_signal() => return Ok(()),
+            () = crate::shutdown::signal() => return Ok(()),
         }
         let lease = format!("backup:{}", next.timestamp());
         match try_lock(&db, &lease, &holder, next + chrono::Duration::days(2)).await {
@@ -141,7 +141,6 @@ fn hostname() -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
