@@ -1,4 +1,5 @@
-//! The in-process cache: hits, misses, TTL, tag invalidation, metrics.
+//! The in-process cache: the shared contract (`common::cache_contract`), then what only the
+//! in-process cache does: its TTL cap, zero TTLs, an always-healthy ping.
 #![allow(
     clippy::unwrap_used,
     reason = "a test should panic on any unexpected failure"
@@ -6,74 +7,14 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::Counts;
-use metrics_util::debugging::DebuggingRecorder;
-use preflight_kv::{CACHE_HITS_TOTAL, CACHE_MISSES_TOTAL, Cache};
-use serde::{Deserialize, Serialize};
+use common::cache_contract::LONG;
+use preflight_kv::Cache;
 
-const LONG: Duration = Duration::from_secs(60);
+common::cache_contract::cache_contract!(in_process);
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Summary {
-    service: String,
-    ready: u32,
-}
-
-fn summary(ready: u32) -> Summary {
-    Summary {
-        service: "billing".to_owned(),
-        ready,
-    }
-}
-
-#[tokio::test]
-async fn miss_then_hit_and_metrics_are_counted() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    // A thread-local recorder: #[tokio::test] polls everything on this thread.
-    let _guard = metrics::set_default_local_recorder(&recorder);
-    let cache = Cache::in_process("pages", 100, LONG);
-
-    assert_eq!(cache.get("home").await, None);
-    cache.set("home", b"<h1>hi</h1>", LONG).await;
-    assert_eq!(
-        cache.get("home").await.as_deref(),
-        Some(&b"<h1>hi</h1>"[..])
-    );
-    assert_eq!(
-        cache.get("home").await.as_deref(),
-        Some(&b"<h1>hi</h1>"[..])
-    );
-    assert_eq!(cache.get("other").await, None);
-
-    let counts = Counts::take(&snapshotter);
-    assert_eq!(counts.get(CACHE_HITS_TOTAL, Some(("cache", "pages"))), 2);
-    assert_eq!(counts.get(CACHE_MISSES_TOTAL, Some(("cache", "pages"))), 2);
-}
-
-#[tokio::test]
-async fn clones_share_storage_and_overwrites_win() {
-    let cache = Cache::in_process("c", 100, LONG);
-    let clone = cache.clone();
-    cache.set("k", b"1", LONG).await;
-    clone.set("k", b"2", LONG).await;
-    assert_eq!(cache.get("k").await.as_deref(), Some(&b"2"[..]));
-}
-
-#[tokio::test]
-async fn entries_expire_after_their_ttl() {
-    let cache = Cache::in_process("c", 100, LONG);
-    cache.set("short", b"x", Duration::from_millis(50)).await;
-    cache.set("long", b"y", LONG).await;
-    assert!(cache.get("short").await.is_some());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(cache.get("short").await, None);
-    assert!(cache.get("long").await.is_some());
-}
-
+// The cap is an in-process setting; a Redis cache takes each entry's own TTL.
 #[tokio::test]
 async fn the_cache_ttl_caps_every_entry() {
     let cache = Cache::in_process("c", 100, Duration::from_millis(50));
@@ -82,125 +23,12 @@ async fn the_cache_ttl_caps_every_entry() {
     assert_eq!(cache.get("k").await, None);
 }
 
+// Not in the contract: Redis has no zero expiry and keeps such an entry for 1 ms (PX 1).
 #[tokio::test]
 async fn a_zero_ttl_stores_nothing() {
     let cache = Cache::in_process("c", 100, LONG);
     cache.set("k", b"x", Duration::ZERO).await;
     assert_eq!(cache.get("k").await, None);
-}
-
-#[tokio::test]
-async fn invalidating_a_tag_hides_its_entries_and_only_its_entries() {
-    let cache = Cache::in_process("c", 100, LONG);
-    cache.set_tagged("checklist:1", "html", b"one", LONG).await;
-    cache.set_tagged("checklist:1", "json", b"{}", LONG).await;
-    cache.set_tagged("checklist:2", "html", b"two", LONG).await;
-    cache.set("untagged", b"u", LONG).await;
-
-    cache.invalidate("checklist:1").await;
-
-    assert_eq!(cache.get_tagged("checklist:1", "html").await, None);
-    assert_eq!(cache.get_tagged("checklist:1", "json").await, None);
-    assert_eq!(
-        cache.get_tagged("checklist:2", "html").await.as_deref(),
-        Some(&b"two"[..])
-    );
-    assert_eq!(cache.get("untagged").await.as_deref(), Some(&b"u"[..]));
-
-    // The tag is usable again right away.
-    cache
-        .set_tagged("checklist:1", "html", b"one v2", LONG)
-        .await;
-    assert_eq!(
-        cache.get_tagged("checklist:1", "html").await.as_deref(),
-        Some(&b"one v2"[..])
-    );
-}
-
-#[tokio::test]
-async fn json_round_trips_and_undecodable_entries_are_misses() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let _guard = metrics::set_default_local_recorder(&recorder);
-    let cache = Cache::in_process("json", 100, LONG);
-
-    cache.set_json("s", &summary(3), LONG).await;
-    assert_eq!(cache.get_json::<Summary>("s").await, Some(summary(3)));
-    // Same bytes, another type (a deploy changed the schema): a miss, not an error.
-    assert_eq!(cache.get_json::<Vec<u8>>("s").await, None);
-
-    cache
-        .set_json_tagged("readiness", "all", &summary(4), LONG)
-        .await;
-    assert_eq!(
-        cache.get_json_tagged::<Summary>("readiness", "all").await,
-        Some(summary(4))
-    );
-    cache.invalidate("readiness").await;
-    assert_eq!(
-        cache.get_json_tagged::<Summary>("readiness", "all").await,
-        None
-    );
-
-    let counts = Counts::take(&snapshotter);
-    assert_eq!(counts.get(CACHE_HITS_TOTAL, Some(("cache", "json"))), 2);
-    assert_eq!(counts.get(CACHE_MISSES_TOTAL, Some(("cache", "json"))), 2);
-}
-
-#[tokio::test]
-async fn get_or_insert_computes_once_and_recomputes_after_invalidation() {
-    let cache = Cache::in_process("c", 100, LONG);
-    let calls = AtomicU32::new(0);
-    let compute = || async {
-        let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
-        Ok::<_, std::convert::Infallible>(summary(n))
-    };
-
-    let first = cache
-        .get_or_insert_with_json("readiness", "all", LONG, compute)
-        .await;
-    let second = cache
-        .get_or_insert_with_json("readiness", "all", LONG, compute)
-        .await;
-    assert_eq!(first, Ok(summary(1)));
-    assert_eq!(second, Ok(summary(1)));
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
-
-    cache.invalidate("readiness").await;
-    let third = cache
-        .get_or_insert_with_json("readiness", "all", LONG, compute)
-        .await;
-    assert_eq!(third, Ok(summary(2)));
-}
-
-#[tokio::test]
-async fn get_or_insert_does_not_cache_errors() {
-    let cache = Cache::in_process("c", 100, LONG);
-    let failed: Result<Summary, &str> = cache
-        .get_or_insert_with_json("t", "k", LONG, || async { Err("database down") })
-        .await;
-    assert_eq!(failed, Err("database down"));
-    let ok: Result<Summary, &str> = cache
-        .get_or_insert_with_json("t", "k", LONG, || async { Ok(summary(1)) })
-        .await;
-    assert_eq!(ok, Ok(summary(1)));
-}
-
-#[tokio::test]
-async fn a_value_computed_across_an_invalidation_is_not_served_afterwards() {
-    let cache = Cache::in_process("c", 100, LONG);
-    // A write lands (and invalidates) while the read is computing from the old state.
-    let raced = cache
-        .get_or_insert_with_json("readiness", "all", LONG, || async {
-            cache.invalidate("readiness").await;
-            Ok::<_, std::convert::Infallible>(summary(1))
-        })
-        .await;
-    assert_eq!(raced, Ok(summary(1)));
-    assert_eq!(
-        cache.get_json_tagged::<Summary>("readiness", "all").await,
-        None
-    );
 }
 
 #[tokio::test]

@@ -1,11 +1,94 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests, and the contracts both backends must honour.
+//!
+//! A contract is a module of behaviours, each an `async fn(&Backend)`, with a macro that
+//! expands to one `#[tokio::test]` per behaviour on a given backend:
+//! `rate_limiter_contract!(in_process)` in `ratelimit_in_process.rs`,
+//! `rate_limiter_contract!(redis)` in `ratelimit_redis.rs`, and `cache_contract!` likewise.
 #![allow(dead_code)] // each test binary uses its own subset
+
+pub mod cache_contract;
+pub mod ratelimit_contract;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use metrics_util::debugging::{DebugValue, Snapshotter};
-use preflight_kv::{ConnectionManager, connect_redis};
+use preflight_kv::{Cache, ConnectionManager, RateLimiter, connect_redis};
+
+/// Where the state under test lives: in this process, or in Redis under a prefix of its own.
+pub enum Backend {
+    InProcess,
+    Redis {
+        conn: ConnectionManager,
+        prefix: String,
+    },
+}
+
+impl Backend {
+    /// Entry TTL cap of in-process caches made by [`Backend::cache`].
+    pub const CACHE_TTL: Duration = Duration::from_secs(60);
+
+    pub async fn in_process(_test: &str) -> Option<Self> {
+        Some(Self::InProcess)
+    }
+
+    /// Redis under a fresh prefix for `test`; `None` (skip) when Redis is unreachable outside
+    /// CI, a panic in CI (see [`redis_or_skip`]).
+    pub async fn redis(test: &str) -> Option<Self> {
+        Some(Self::Redis {
+            conn: redis_or_skip().await?,
+            prefix: unique_prefix(test),
+        })
+    }
+
+    /// A rate limiter on this backend. Two in-process limiters share nothing; make one per
+    /// test and clone it.
+    pub fn limiter(&self) -> RateLimiter {
+        match self {
+            Self::InProcess => RateLimiter::in_process(),
+            Self::Redis { conn, prefix } => RateLimiter::redis(conn.clone(), prefix.clone()),
+        }
+    }
+
+    /// A cache named `name` (its metrics label) on this backend; in-process, 100 entries
+    /// capped at [`Backend::CACHE_TTL`].
+    pub fn cache(&self, name: &str) -> Cache {
+        match self {
+            Self::InProcess => Cache::in_process(name, 100, Self::CACHE_TTL),
+            Self::Redis { conn, prefix } => Cache::redis(name, conn.clone(), prefix.clone()),
+        }
+    }
+
+    /// Removes what the test left in Redis.
+    pub async fn cleanup(&self) {
+        if let Self::Redis { conn, prefix } = self {
+            cleanup(conn, prefix).await;
+        }
+    }
+}
+
+/// Expands to a module `contract` with one `#[tokio::test]` per listed behaviour of the
+/// contract module `common::$contract`, each on a fresh `Backend::$backend` (skipped when
+/// that gives `None`) and cleaned up after.
+macro_rules! contract_tests {
+    ($contract:ident, $backend:ident: $($behaviour:ident),+ $(,)?) => {
+        mod contract {
+            $(
+                #[tokio::test]
+                async fn $behaviour() {
+                    let Some(backend) =
+                        crate::common::Backend::$backend(stringify!($behaviour)).await
+                    else {
+                        return;
+                    };
+                    crate::common::$contract::$behaviour(&backend).await;
+                    backend.cleanup().await;
+                }
+            )+
+        }
+    };
+}
+pub(crate) use contract_tests;
 
 /// The Redis to test against: `REDIS_URL`, else the local default.
 pub fn redis_url() -> String {

@@ -92,17 +92,12 @@ fn fresh_target(app: &TestApp, name: &str) -> (String, Option<PgDatabase>) {
 }
 
 async fn populate(app: &TestApp) {
-    let admin = app.admin_token().await;
-    let _ = app.user_token("editor").await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/me/tokens"))
-        .bearer_auth(&admin)
-        .json(&json!({"name": "ci"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
+    let admin = app.as_admin().await;
+    app.as_new_user("editor").await;
+    admin
+        .post_json("/api/v1/me/tokens", &json!({"name": "ci"}))
+        .expect_status(201)
+        .await;
 }
 
 fn newest_backup(app: &TestApp) -> PathBuf {
@@ -157,16 +152,7 @@ async fn backup_restore_round_trip_keeps_every_row() {
     assert!(out.starts_with("ok:"), "{out}");
 
     // The running service exports the backup as metrics.
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth(&app.metrics_token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     let line = text
         .lines()
         .find(|l| l.starts_with("preflight_backup_last_success_timestamp_seconds "))

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::harness::{self, TestApp};
+use crate::harness::{self, Call, Caller, TestApp};
 
 /// A small checklist exercising sections, groups, an optional item, a comment requirement,
 /// re-attestation and an automated check.
@@ -59,99 +59,53 @@ pub fn seed(lang: &str) -> Option<String> {
     }
 }
 
-pub async fn import(app: &TestApp, token: &str, markdown: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/v1/checklists"))
-        .bearer_auth(token)
-        .header("content-type", "text/markdown; charset=utf-8")
-        .body(markdown.to_owned())
-        .send()
+/// Imports `markdown` as a checklist template.
+pub fn import(by: &Caller<'_>, markdown: &str) -> Call {
+    by.post("/api/v1/checklists")
+        .body("text/markdown; charset=utf-8", markdown.to_owned())
+}
+
+pub async fn import_ok(by: &Caller<'_>, markdown: &str) -> Value {
+    import(by, markdown).expect_json(201).await
+}
+
+pub async fn create_service(by: &Caller<'_>, body: Value) -> Value {
+    by.post_json("/api/v1/services", &body)
+        .expect_json(201)
         .await
-        .expect("import request")
 }
 
-pub async fn import_ok(app: &TestApp, token: &str, markdown: &str) -> Value {
-    let res = import(app, token, markdown).await;
-    assert_eq!(res.status(), 201, "import failed: {:?}", res.text().await);
-    res.json().await.expect("checklist json")
-}
-
-pub async fn get(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
-    app.client
-        .get(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("GET")
-}
-
-pub async fn get_json(app: &TestApp, token: &str, path: &str) -> Value {
-    let res = get(app, token, path).await;
-    assert_eq!(res.status(), 200, "GET {path}: {:?}", res.text().await);
-    res.json().await.expect("json")
-}
-
-pub async fn post_json(app: &TestApp, token: &str, path: &str, body: &Value) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .expect("POST")
-}
-
-pub async fn create_service(app: &TestApp, token: &str, body: Value) -> Value {
-    let res = post_json(app, token, "/api/v1/services", &body).await;
-    assert_eq!(res.status(), 201, "create service: {:?}", res.text().await);
-    res.json().await.expect("service json")
-}
-
-pub async fn attach(app: &TestApp, token: &str, service: &str, checklist: &str) -> Value {
-    let res = post_json(
-        app,
-        token,
+/// Attaches a checklist to a service: the new review.
+pub async fn attach(by: &Caller<'_>, service: &str, checklist: &str) -> Value {
+    by.post_json(
         &format!("/api/v1/services/{service}/reviews"),
         &json!({"checklist_id": checklist}),
     )
-    .await;
-    assert_eq!(res.status(), 201, "attach: {:?}", res.text().await);
-    res.json().await.expect("review json")
-}
-
-pub async fn act(
-    app: &TestApp,
-    token: &str,
-    review: &str,
-    key: &str,
-    body: Value,
-) -> reqwest::Response {
-    post_json(
-        app,
-        token,
-        &format!("/api/v1/reviews/{review}/items/{}", enc(key)),
-        &body,
-    )
+    .expect_json(201)
     .await
 }
 
-/// A service with the small checklist attached: (admin token, review id, service id).
-pub async fn small_review(app: &TestApp) -> (String, String, String) {
-    let admin = app.admin_token().await;
-    let checklist = import_ok(app, &admin, SMALL).await;
+/// An action on one review item (`sign_off`, `waive`, ...).
+pub fn act(by: &Caller<'_>, review: &str, key: &str, body: Value) -> Call {
+    by.post_json(
+        &format!("/api/v1/reviews/{review}/items/{}", enc(key)),
+        &body,
+    )
+}
+
+/// A service with the small checklist attached: (the admin, review id, service id).
+pub async fn small_review(app: &TestApp) -> (Caller<'_>, String, String) {
+    let admin = app.as_admin().await;
+    let checklist = import_ok(&admin, SMALL).await;
     let service = create_service(
-        app,
         &admin,
         json!({"name": format!("svc-{}", uuid::Uuid::new_v4().simple())}),
     )
     .await;
     let sid = service["id"].as_str().expect("service id").to_owned();
-    let review = attach(app, &admin, &sid, checklist["id"].as_str().expect("id")).await;
-    (
-        admin,
-        review["id"].as_str().expect("review id").to_owned(),
-        sid,
-    )
+    let review = attach(&admin, &sid, checklist["id"].as_str().expect("id")).await;
+    let rid = review["id"].as_str().expect("review id").to_owned();
+    (admin, rid, sid)
 }
 
 pub fn item<'a>(review: &'a Value, key: &str) -> &'a Value {
@@ -197,17 +151,12 @@ pub fn sql(app: &TestApp, statement: &str) -> String {
 }
 
 /// Audit entries about one target, newest first.
-pub async fn audit_of(
-    app: &TestApp,
-    token: &str,
-    target_type: &str,
-    target_id: &str,
-) -> Vec<Value> {
-    let page = get_json(
-        app,
-        token,
-        &format!("/api/v1/audit?target_type={target_type}&target_id={target_id}&per_page=200"),
-    )
-    .await;
+pub async fn audit_of(by: &Caller<'_>, target_type: &str, target_id: &str) -> Vec<Value> {
+    let page: Value = by
+        .get(&format!(
+            "/api/v1/audit?target_type={target_type}&target_id={target_id}&per_page=200"
+        ))
+        .expect_json(200)
+        .await;
     page["items"].as_array().cloned().unwrap_or_default()
 }

@@ -38,12 +38,12 @@ fn normalised(source: &str) -> String {
 #[tokio::test]
 async fn seed_documents_import_completely_in_order_and_round_trip() {
     let app = TestApp::spawn().await;
-    let admin = app.admin_token().await;
+    let admin = app.as_admin().await;
     for lang in ["en", "ru"] {
         let Some(source) = seed(lang) else { return };
-        let created = import_ok(&app, &admin, &source).await;
-        let id = created["id"].as_str().unwrap();
-        let doc = get_json(&app, &admin, &format!("/api/v1/checklists/{id}")).await;
+        let created = import_ok(&admin, &source).await;
+        let path = format!("/api/v1/checklists/{}", created["id"].as_str().unwrap());
+        let doc: Value = admin.get(&path).expect_json(200).await;
         let (sections, groups, texts) = scan(&source);
         let items = doc["items"].as_array().unwrap();
         assert_eq!(items.len(), 78, "{lang}: every item");
@@ -71,15 +71,11 @@ async fn seed_documents_import_completely_in_order_and_round_trip() {
         assert_eq!(optional.len(), 2, "{lang}: the two optional items");
 
         // Round trip: the Markdown export of a stateless import is the source.
-        let res = app
-            .client
-            .get(app.url(&format!("/api/v1/checklists/{id}")))
-            .bearer_auth(&admin)
+        let res = admin
+            .get(&path)
             .header("accept", "text/markdown")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
+            .expect_status(200)
+            .await;
         assert!(
             res.headers()["content-type"]
                 .to_str()
@@ -93,15 +89,15 @@ async fn seed_documents_import_completely_in_order_and_round_trip() {
         );
 
         // Importing it again is a duplicate name.
-        assert_problem(import(&app, &admin, &source).await, 409).await;
+        import(&admin, &source).expect_problem(409).await;
     }
 }
 
 #[tokio::test]
 async fn the_builtin_template_is_installed_once() {
     let mut first = TestApp::spawn().await;
-    let admin = first.admin_token().await;
-    let list = get_json(&first, &admin, "/api/v1/checklists").await;
+    let admin = first.as_admin().await;
+    let list: Value = admin.get("/api/v1/checklists").expect_json(200).await;
     let builtin: Vec<&Value> = list["items"]
         .as_array()
         .unwrap()
@@ -111,7 +107,8 @@ async fn the_builtin_template_is_installed_once() {
     assert_eq!(builtin.len(), 1);
     assert_eq!(builtin[0]["name"], "Production readiness");
     let id = builtin[0]["id"].as_str().unwrap().to_owned();
-    let doc = get_json(&first, &admin, &format!("/api/v1/checklists/{id}")).await;
+    let path = format!("/api/v1/checklists/{id}");
+    let doc: Value = admin.get(&path).expect_json(200).await;
     let items = doc["items"].as_array().unwrap();
     assert!(items.len() >= 40, "covers the seed topics");
     assert!(
@@ -119,24 +116,12 @@ async fn the_builtin_template_is_installed_once() {
         "checks attached"
     );
     // Read-only: adapt a copy instead.
-    let res = first
-        .client
-        .put(first.url(&format!("/api/v1/checklists/{id}")))
-        .bearer_auth(&admin)
-        .header("content-type", "text/markdown")
-        .body("# X\n- [ ] y\n")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(res, 409).await;
-    let res = first
-        .client
-        .delete(first.url(&format!("/api/v1/checklists/{id}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(res, 409).await;
+    admin
+        .put(&path)
+        .markdown("# X\n- [ ] y\n")
+        .expect_problem(409)
+        .await;
+    admin.delete(&path).expect_problem(409).await;
 
     // A restart on the same database installs nothing new.
     first.terminate();
@@ -146,8 +131,8 @@ async fn the_builtin_template_is_installed_once() {
         ..Options::default()
     })
     .await;
-    let admin = second.admin_token().await;
-    let list = get_json(&second, &admin, "/api/v1/checklists").await;
+    let admin = second.as_admin().await;
+    let list: Value = admin.get("/api/v1/checklists").expect_json(200).await;
     assert_eq!(list["total"], 1);
     assert_eq!(list["items"][0]["id"], id.as_str());
     assert_eq!(list["items"][0]["version"], 1);
@@ -156,14 +141,13 @@ async fn the_builtin_template_is_installed_once() {
 #[tokio::test]
 async fn bad_annotations_are_422_naming_the_line_and_problem() {
     let app = TestApp::spawn().await;
-    let admin = app.admin_token().await;
-    let res = import(
-        &app,
+    let admin = app.as_admin().await;
+    let body = import(
         &admin,
         "# T\n\n- [ ] ok\n- [ ] bad <!-- check: telepathy -->\n",
     )
+    .expect_problem(422)
     .await;
-    let body = assert_problem(res, 422).await;
     let text = body.to_string();
     assert!(text.contains("line 4"), "{text}");
     assert!(
@@ -171,131 +155,89 @@ async fn bad_annotations_are_422_naming_the_line_and_problem() {
         "{text}"
     );
 
-    let res = import(
-        &app,
+    let text = import(
         &admin,
         "# T\n- [ ] limited <!-- check: rate_limit burst=lots -->\n",
     )
-    .await;
-    let text = assert_problem(res, 422).await.to_string();
+    .expect_problem(422)
+    .await
+    .to_string();
     assert!(text.contains("line 2") && text.contains("burst"), "{text}");
 
-    let res = import(
-        &app,
-        &admin,
-        "# T\n- [ ] x <!-- check: health colour=blue -->\n",
-    )
-    .await;
-    let text = assert_problem(res, 422).await.to_string();
+    let text = import(&admin, "# T\n- [ ] x <!-- check: health colour=blue -->\n")
+        .expect_problem(422)
+        .await
+        .to_string();
     assert!(text.contains("line 2") && text.contains("colour"), "{text}");
 
-    let list = get_json(&app, &admin, "/api/v1/checklists").await;
+    let list: Value = admin.get("/api/v1/checklists").expect_json(200).await;
     assert_eq!(list["total"], 1, "nothing but the built-in template");
 }
 
 #[tokio::test]
 async fn bad_uploads_get_a_clear_4xx_and_change_nothing() {
     let app = TestApp::spawn().await;
-    let admin = app.admin_token().await;
-    let send = |ct: &'static str, body: Vec<u8>| {
-        app.client
-            .post(app.url("/api/v1/checklists"))
-            .bearer_auth(&admin)
-            .header("content-type", ct)
-            .body(body)
-            .send()
-    };
+    let admin = app.as_admin().await;
+    let upload = |ct: &str, body: Vec<u8>| admin.post("/api/v1/checklists").body(ct, body);
     let big = format!("# Big\n- [ ] x\n{}", "a".repeat(600 * 1024)).into_bytes();
-    let body = assert_problem(send("text/markdown", big).await.unwrap(), 413).await;
+    let body = upload("text/markdown", big).expect_problem(413).await;
     assert!(body["detail"].as_str().unwrap().contains("512 KiB"));
     // Beyond the global body limit the server answers 413 from the Content-Length alone and
     // may close the connection while the client is still sending: either outcome is a refusal.
-    // A client of its own, so that the closed connection is not reused by the next request.
-    let once = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-    let huge = once
-        .post(app.url("/api/v1/checklists"))
-        .bearer_auth(&admin)
-        .header("content-type", "text/markdown")
-        .body(vec![b'a'; 2 * 1024 * 1024])
-        .send()
+    // A connection of its own, so that the closed connection is not reused by the next request.
+    let huge = upload("text/markdown", vec![b'a'; 2 * 1024 * 1024])
+        .on_fresh_connection()
+        .try_send()
         .await;
     if let Ok(res) = huge {
         assert_problem(res, 413).await;
     }
-    let body = assert_problem(
-        send("text/markdown", b"# T\n- [ ] ok\n\xff\xfe bad\n".to_vec())
-            .await
-            .unwrap(),
-        400,
-    )
-    .await;
+    let body = upload("text/markdown", b"# T\n- [ ] ok\n\xff\xfe bad\n".to_vec())
+        .expect_problem(400)
+        .await;
     assert!(body["detail"].as_str().unwrap().contains("UTF-8"));
-    let body = assert_problem(
-        send("text/markdown", b"# T\n- [ ] a\0b\n".to_vec())
-            .await
-            .unwrap(),
-        422,
-    )
-    .await;
+    let body = upload("text/markdown", b"# T\n- [ ] a\0b\n".to_vec())
+        .expect_problem(422)
+        .await;
     assert!(body.to_string().contains("line 2"), "{body}");
-    let body = assert_problem(
-        send(
-            "text/markdown",
-            b"# Only prose\n\nNo tasks here.\n".to_vec(),
-        )
-        .await
-        .unwrap(),
-        422,
+    let body = upload(
+        "text/markdown",
+        b"# Only prose\n\nNo tasks here.\n".to_vec(),
     )
+    .expect_problem(422)
     .await;
     assert!(body["detail"].as_str().unwrap().contains("no task items"));
-    assert_problem(send("text/markdown", b"  \n".to_vec()).await.unwrap(), 422).await;
-    assert_problem(
-        send("application/json", b"{\"a\":1}".to_vec())
-            .await
-            .unwrap(),
-        415,
-    )
-    .await;
-    assert_problem(
-        send("application/octet-stream", vec![0, 1, 2, 3])
-            .await
-            .unwrap(),
-        415,
-    )
-    .await;
-    assert_problem(
-        send("text/markdown; charset=latin1", b"# T\n- [ ] x\n".to_vec())
-            .await
-            .unwrap(),
-        415,
-    )
-    .await;
+    upload("text/markdown", b"  \n".to_vec())
+        .expect_problem(422)
+        .await;
+    upload("application/json", b"{\"a\":1}".to_vec())
+        .expect_problem(415)
+        .await;
+    upload("application/octet-stream", vec![0, 1, 2, 3])
+        .expect_problem(415)
+        .await;
+    upload("text/markdown; charset=latin1", b"# T\n- [ ] x\n".to_vec())
+        .expect_problem(415)
+        .await;
     // No title and no ?name=.
-    let body = assert_problem(
-        send("text/markdown", b"- [ ] untitled\n".to_vec())
-            .await
-            .unwrap(),
-        422,
-    )
-    .await;
+    let body = upload("text/markdown", b"- [ ] untitled\n".to_vec())
+        .expect_problem(422)
+        .await;
     assert!(body.to_string().contains("name"));
 
     let unknown = uuid::Uuid::new_v4();
-    assert_problem(
-        get(&app, &admin, &format!("/api/v1/checklists/{unknown}")).await,
-        404,
-    )
-    .await;
-    assert_problem(
-        get(&app, &admin, "/api/v1/checklists/not-a-uuid").await,
-        400,
-    )
-    .await;
-    let list = get_json(&app, &admin, "/api/v1/checklists?include_archived=true").await;
+    admin
+        .get(&format!("/api/v1/checklists/{unknown}"))
+        .expect_problem(404)
+        .await;
+    admin
+        .get("/api/v1/checklists/not-a-uuid")
+        .expect_problem(400)
+        .await;
+    let list: Value = admin
+        .get("/api/v1/checklists?include_archived=true")
+        .expect_json(200)
+        .await;
     assert_eq!(list["total"], 1, "nothing was stored");
 }
 
@@ -303,74 +245,47 @@ async fn bad_uploads_get_a_clear_4xx_and_change_nothing() {
 async fn new_template_versions_never_rewrite_existing_reviews() {
     let app = TestApp::spawn().await;
     let (admin, review_id, _) = small_review(&app).await;
-    let review = get_json(&app, &admin, &format!("/api/v1/reviews/{review_id}")).await;
+    let review_path = format!("/api/v1/reviews/{review_id}");
+    let review: Value = admin.get(&review_path).expect_json(200).await;
     let checklist_id = review["checklist_id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/checklists/{checklist_id}");
-    let put = |if_match: &'static str, body: String| {
-        app.client
-            .put(app.url(&path))
-            .bearer_auth(&admin)
-            .header("content-type", "text/markdown")
-            .header("if-match", if_match)
-            .body(body)
-            .send()
-    };
+    let put = |if_match: &str, body: String| admin.put(&path).if_match(if_match).markdown(&body);
     let v2 = SMALL.replace("Encryption key is set", "Encryption key is set and rotated")
         + "- [ ] A new item\n";
-    let res = put("\"v1\"", v2.clone()).await.unwrap();
-    assert_eq!(res.status(), 200);
+    let res = put("\"v1\"", v2.clone()).expect_status(200).await;
     assert_eq!(res.headers()["etag"], "\"v2\"");
     let updated: Value = res.json().await.unwrap();
     assert_eq!(updated["version"], 2);
     assert_eq!(updated["items"].as_array().unwrap().len(), 6);
     // A stale version is refused and changes nothing.
-    assert_problem(
-        put("\"v1\"", "# Small checklist\n- [ ] gone\n".into())
-            .await
-            .unwrap(),
-        412,
-    )
-    .await;
-    let md = app
-        .client
-        .get(app.url(&format!("{path}?format=markdown")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    put("\"v1\"", "# Small checklist\n- [ ] gone\n".into())
+        .expect_problem(412)
+        .await;
+    let md = admin
+        .get(&format!("{path}?format=markdown"))
+        .expect_text(200)
+        .await;
     assert_eq!(md, v2);
 
     // The review still has version 1 of the template.
-    let after = get_json(&app, &admin, &format!("/api/v1/reviews/{review_id}")).await;
+    let after: Value = admin.get(&review_path).expect_json(200).await;
     assert_eq!(after["checklist_version"], 1);
     assert_eq!(after["items"].as_array().unwrap().len(), 5);
     assert_eq!(item(&after, K_ENCRYPTION)["text"], "Encryption key is set");
 
     // Changing a template item's check is another version.
-    let res = app
-        .client
-        .put(app.url(&format!("{path}/items/{}/check", enc(K_ENCRYPTION))))
-        .bearer_auth(&admin)
+    let check = |key: &str| admin.put(&format!("{path}/items/{}/check", enc(key)));
+    let res = check(K_ENCRYPTION)
         .json(&json!({"definition": "security_headers"}))
         .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), 404, "the key changed with the text");
     let key = "security/keys/encryption-key-is-set-and-rotated";
-    let res = app
-        .client
-        .put(app.url(&format!("{path}/items/{}/check", enc(key))))
-        .bearer_auth(&admin)
-        .header("if-match", "\"v2\"")
+    let v3: Value = check(key)
+        .if_match("\"v2\"")
         .json(&json!({"check": {"kind": "security_headers"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let v3: Value = res.json().await.unwrap();
+        .expect_json(200)
+        .await;
     assert_eq!(v3["version"], 3);
     let changed = v3["items"]
         .as_array()
@@ -379,28 +294,16 @@ async fn new_template_versions_never_rewrite_existing_reviews() {
         .find(|i| i["key"] == key)
         .unwrap();
     assert_eq!(changed["check_definition"], "security_headers");
-    let res = app
-        .client
-        .put(app.url(&format!("{path}/items/{}/check", enc(key))))
-        .bearer_auth(&admin)
+    check(key)
         .json(&json!({"definition": "telepathy"}))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(res, 422).await;
+        .expect_problem(422)
+        .await;
 
     // Archiving hides the template; the review stays.
-    let res = app
-        .client
-        .delete(app.url(&path))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
-    assert_problem(get(&app, &admin, &path).await, 404).await;
-    get_json(&app, &admin, &format!("/api/v1/reviews/{review_id}")).await;
-    let audit = audit_of(&app, &admin, "checklist", &checklist_id).await;
+    admin.delete(&path).expect_status(204).await;
+    admin.get(&path).expect_problem(404).await;
+    admin.get(&review_path).expect_status(200).await;
+    let audit = audit_of(&admin, "checklist", &checklist_id).await;
     let actions: Vec<&str> = audit
         .iter()
         .map(|e| e["action"].as_str().unwrap())

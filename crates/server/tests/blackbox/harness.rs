@@ -10,7 +10,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use reqwest::{Method, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 pub const ADMIN_EMAIL: &str = "root@example.com";
 pub const ADMIN_PASSWORD: &str = "Correct-Horse-Battery-42";
@@ -270,15 +273,12 @@ impl TestApp {
 
     /// Logs in and returns the token response.
     pub async fn login(&self, email: &str, password: &str) -> Value {
-        let res = self
-            .client
-            .post(self.url("/api/v1/auth/login"))
-            .json(&serde_json::json!({"email": email, "password": password}))
-            .send()
-            .await
-            .expect("login request");
-        assert_eq!(res.status(), 200, "login failed: {:?}", res.text().await);
-        res.json().await.expect("login json")
+        self.post_json(
+            "/api/v1/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .expect_json(200)
+        .await
     }
 
     pub async fn admin_token(&self) -> String {
@@ -288,24 +288,75 @@ impl TestApp {
             .to_owned()
     }
 
-    /// Creates a user with `role` and returns its access token.
+    /// Creates a user with `role` and returns its email and access token.
     pub async fn user_token(&self, role: &str) -> (String, String) {
-        let admin = self.admin_token().await;
+        let admin = self.as_admin().await;
         let email = format!("{role}-{}@example.com", uuid::Uuid::new_v4().simple());
-        let res = self
-            .client
-            .post(self.url("/api/v1/users"))
-            .bearer_auth(&admin)
-            .json(&serde_json::json!({"email": email, "password": ADMIN_PASSWORD, "role": role}))
-            .send()
-            .await
-            .expect("create user");
-        assert_eq!(res.status(), 201, "{:?}", res.text().await);
+        admin
+            .post_json(
+                "/api/v1/users",
+                &json!({"email": email, "password": ADMIN_PASSWORD, "role": role}),
+            )
+            .expect_status(201)
+            .await;
         let token = self.login(&email, ADMIN_PASSWORD).await["access_token"]
             .as_str()
             .expect("token")
             .to_owned();
         (email, token)
+    }
+
+    /// The bootstrap admin, freshly logged in.
+    pub async fn as_admin(&self) -> Caller<'_> {
+        self.as_bearer(&self.admin_token().await)
+    }
+
+    /// A new user with `role`, logged in: its email, and calls made as that user.
+    pub async fn as_new_user(&self, role: &str) -> (String, Caller<'_>) {
+        let (email, token) = self.user_token(role).await;
+        (email, self.as_bearer(&token))
+    }
+
+    /// Calls made with `token` (an access or API token) as the bearer credential.
+    pub fn as_bearer(&self, token: &str) -> Caller<'_> {
+        Caller {
+            app: self,
+            token: token.to_owned(),
+        }
+    }
+
+    /// An anonymous request to `path` (add a credential with [`Call::bearer`]).
+    pub fn request(&self, method: Method, path: &str) -> Call {
+        Call {
+            what: format!("{method} {path}"),
+            req: self.client.request(method, self.url(path)),
+            fresh_connection: false,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Call {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> Call {
+        self.request(Method::POST, path)
+    }
+
+    pub fn delete(&self, path: &str) -> Call {
+        self.request(Method::DELETE, path)
+    }
+
+    /// POSTs `body` as JSON.
+    pub fn post_json(&self, path: &str, body: &impl Serialize) -> Call {
+        self.post(path).json(body)
+    }
+
+    /// The Prometheus exposition, as a scraper holding the metrics token reads it.
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics")
+            .bearer(&self.metrics_token)
+            .expect_text(200)
+            .await
     }
 
     /// Sends SIGTERM and waits for the process to exit.
@@ -335,16 +386,19 @@ impl Drop for TestApp {
 }
 
 /// Asserts a response is a problem document with `status` and returns it.
-pub async fn assert_problem(res: reqwest::Response, status: u16) -> Value {
-    assert_eq!(res.status().as_u16(), status, "unexpected status");
+pub async fn assert_problem(res: Response, status: u16) -> Value {
+    let url = res.url().clone();
+    let got = res.status().as_u16();
     let ct = res
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let text = res.text().await.expect("problem body");
+    assert_eq!(got, status, "unexpected status from {url}: {text}");
     assert_eq!(ct, "application/problem+json", "content type of a {status}");
-    let body: Value = res.json().await.expect("problem json");
+    let body: Value = serde_json::from_str(&text).expect("problem json");
     assert_eq!(body["status"], status);
     assert!(
         body["type"]
@@ -354,4 +408,158 @@ pub async fn assert_problem(res: reqwest::Response, status: u16) -> Value {
     );
     assert!(body["title"].is_string());
     body
+}
+
+/// Calls made with one bearer token: a logged-in user, or a client holding an API token.
+#[derive(Clone)]
+pub struct Caller<'a> {
+    app: &'a TestApp,
+    token: String,
+}
+
+impl Caller<'_> {
+    /// The bearer token these calls carry.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> Call {
+        self.app.request(method, path).bearer(&self.token)
+    }
+
+    pub fn get(&self, path: &str) -> Call {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> Call {
+        self.request(Method::POST, path)
+    }
+
+    pub fn put(&self, path: &str) -> Call {
+        self.request(Method::PUT, path)
+    }
+
+    pub fn patch(&self, path: &str) -> Call {
+        self.request(Method::PATCH, path)
+    }
+
+    pub fn delete(&self, path: &str) -> Call {
+        self.request(Method::DELETE, path)
+    }
+
+    /// POSTs `body` as JSON.
+    pub fn post_json(&self, path: &str, body: &impl Serialize) -> Call {
+        self.post(path).json(body)
+    }
+}
+
+/// One request to the service, built up and then sent; the `expect_*` methods assert the
+/// exact status and name the request and the response body when it is another.
+#[must_use = "a request does nothing until it is sent"]
+pub struct Call {
+    /// Method and path, for failure messages.
+    what: String,
+    req: reqwest::RequestBuilder,
+    fresh_connection: bool,
+}
+
+impl Call {
+    pub fn bearer(mut self, token: &str) -> Self {
+        self.req = self.req.bearer_auth(token);
+        self
+    }
+
+    pub fn json(mut self, body: &impl Serialize) -> Self {
+        self.req = self.req.json(body);
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.req = self.req.header(name, value);
+        self
+    }
+
+    pub fn if_match(self, etag: &str) -> Self {
+        self.header("if-match", etag)
+    }
+
+    /// A raw body with its content type.
+    pub fn body(mut self, content_type: &str, body: impl Into<reqwest::Body>) -> Self {
+        self.req = self.req.header("content-type", content_type).body(body);
+        self
+    }
+
+    /// A Markdown body (`text/markdown`).
+    pub fn markdown(self, text: &str) -> Self {
+        self.body("text/markdown", text.to_owned())
+    }
+
+    /// Sends on a connection of its own that is not reused afterwards: for requests the
+    /// server refuses by closing the connection, which must not break the next request.
+    pub fn on_fresh_connection(mut self) -> Self {
+        self.fresh_connection = true;
+        self
+    }
+
+    /// Sends the request; a transport error is returned, not a panic.
+    pub async fn try_send(self) -> reqwest::Result<Response> {
+        let (client, req) = self.req.build_split();
+        let client = if self.fresh_connection {
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()?
+        } else {
+            client
+        };
+        client.execute(req?).await
+    }
+
+    /// Sends the request; any status is returned as it is.
+    pub async fn send(self) -> Response {
+        let what = self.what.clone();
+        self.try_send()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+    }
+
+    /// Sends the request and returns the status code.
+    pub async fn status(self) -> u16 {
+        self.send().await.status().as_u16()
+    }
+
+    /// Sends the request and asserts the status; the response is returned for its headers
+    /// and body.
+    pub async fn expect_status(self, status: u16) -> Response {
+        let what = self.what.clone();
+        let res = self.send().await;
+        let got = res.status().as_u16();
+        if got != status {
+            let body = res.text().await.unwrap_or_default();
+            panic!("{what}: expected {status}, got {got}: {body}");
+        }
+        res
+    }
+
+    /// Asserts the status and decodes the JSON body.
+    pub async fn expect_json<T: DeserializeOwned>(self, status: u16) -> T {
+        let what = self.what.clone();
+        let res = self.expect_status(status).await;
+        res.json()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: body is not the expected JSON: {e}"))
+    }
+
+    /// Asserts the status and returns the body as text.
+    pub async fn expect_text(self, status: u16) -> String {
+        let what = self.what.clone();
+        let res = self.expect_status(status).await;
+        res.text()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: body: {e}"))
+    }
+
+    /// Asserts the response is a problem document with `status` and returns it.
+    pub async fn expect_problem(self, status: u16) -> Value {
+        assert_problem(self.send().await, status).await
+    }
 }

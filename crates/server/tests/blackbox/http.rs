@@ -3,127 +3,64 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{ORIGIN, TestApp, assert_problem};
+use crate::harness::{ORIGIN, TestApp};
 
 #[tokio::test]
 async fn bad_input_gets_problem_json_and_changes_nothing() {
     let app = TestApp::spawn().await;
-    let admin = app.admin_token().await;
-    let users = app.url("/api/v1/users");
-    let post = |body: &'static str, ct: &'static str| {
-        app.client
-            .post(&users)
-            .bearer_auth(&admin)
-            .header("content-type", ct)
-            .body(body)
-            .send()
-    };
+    let admin = app.as_admin().await;
+    let post = |body: &'static str, ct: &str| admin.post("/api/v1/users").body(ct, body);
     // Malformed JSON → 400.
-    let p = assert_problem(post("{\"email\": ", "application/json").await.unwrap(), 400).await;
+    let p = post("{\"email\": ", "application/json")
+        .expect_problem(400)
+        .await;
     assert!(p["detail"].is_string());
     // Wrong type → 422.
-    let p = assert_problem(
-        post(
-            r#"{"email": 5, "password": "x", "role": "viewer"}"#,
-            "application/json",
-        )
-        .await
-        .unwrap(),
-        422,
+    let p = post(
+        r#"{"email": 5, "password": "x", "role": "viewer"}"#,
+        "application/json",
     )
+    .expect_problem(422)
     .await;
     assert!(p["detail"].as_str().unwrap().contains("email"), "{p}");
     // Missing field → 422.
-    assert_problem(
-        post(r#"{"email": "a@example.com"}"#, "application/json")
-            .await
-            .unwrap(),
-        422,
-    )
-    .await;
+    post(r#"{"email": "a@example.com"}"#, "application/json")
+        .expect_problem(422)
+        .await;
     // Unknown content type → 415.
-    assert_problem(
-        post("email=a", "application/x-www-form-urlencoded")
-            .await
-            .unwrap(),
-        415,
-    )
-    .await;
+    post("email=a", "application/x-www-form-urlencoded")
+        .expect_problem(415)
+        .await;
     // Oversized body → 413.
     let big = format!("{{\"email\": \"{}\"}}", "a".repeat(2 * 1024 * 1024));
-    // The server closes the connection after refusing the body: use a client that does not
-    // pool it, so the next request does not land on a dead connection.
-    let once = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-    let res = once
-        .post(&users)
-        .bearer_auth(&admin)
-        .header("content-type", "application/json")
-        .body(big)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(res, 413).await;
+    // The server closes the connection after refusing the body: send it on a connection of
+    // its own, so the next request does not land on a dead connection.
+    admin
+        .post("/api/v1/users")
+        .body("application/json", big)
+        .on_fresh_connection()
+        .expect_problem(413)
+        .await;
     // Unknown route → 404; wrong method → 405.
-    assert_problem(
-        app.client
-            .get(app.url("/api/v1/nope"))
-            .send()
-            .await
-            .unwrap(),
-        404,
-    )
-    .await;
-    assert_problem(
-        app.client
-            .delete(app.url("/health/live"))
-            .send()
-            .await
-            .unwrap(),
-        405,
-    )
-    .await;
+    app.get("/api/v1/nope").expect_problem(404).await;
+    app.delete("/health/live").expect_problem(405).await;
     // Unknown id shape → 400, not 500.
-    let res = app
-        .client
-        .get(app.url("/api/v1/users/not-a-uuid"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_client_error());
-    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    admin
+        .get("/api/v1/users/not-a-uuid")
+        .expect_problem(400)
+        .await;
     // Bad pagination → 422 (or 400 for non-numbers).
-    let res = app
-        .client
-        .get(app.url("/api/v1/users?per_page=100000"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(res, 422).await;
-    let res = app
-        .client
-        .get(app.url("/api/v1/users?page=abc"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(res, 400).await;
+    admin
+        .get("/api/v1/users?per_page=100000")
+        .expect_problem(422)
+        .await;
+    admin
+        .get("/api/v1/users?page=abc")
+        .expect_problem(400)
+        .await;
 
     // Nothing was created.
-    let list: Value = app
-        .client
-        .get(app.url("/api/v1/users"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = admin.get("/api/v1/users").expect_json(200).await;
     assert_eq!(list["total"], 1);
 }
 
@@ -131,49 +68,37 @@ async fn bad_input_gets_problem_json_and_changes_nothing() {
 async fn cors_allows_listed_origin_only_and_answers_preflight() {
     let app = TestApp::spawn().await;
     let res = app
-        .client
-        .get(app.url("/health/live"))
+        .get("/health/live")
         .header("origin", ORIGIN)
-        .send()
-        .await
-        .unwrap();
+        .expect_status(200)
+        .await;
     assert_eq!(res.headers()["access-control-allow-origin"], ORIGIN);
     let res = app
-        .client
-        .get(app.url("/health/live"))
+        .get("/health/live")
         .header("origin", "https://evil.example.net")
-        .send()
-        .await
-        .unwrap();
+        .expect_status(200)
+        .await;
     assert!(res.headers().get("access-control-allow-origin").is_none());
 
-    let res = app
-        .client
-        .request(reqwest::Method::OPTIONS, app.url("/api/v1/auth/login"))
-        .header("origin", ORIGIN)
-        .header("access-control-request-method", "POST")
+    let preflight = |origin: &str| {
+        app.request(reqwest::Method::OPTIONS, "/api/v1/auth/login")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+    };
+    let res = preflight(ORIGIN)
         .header(
             "access-control-request-headers",
             "content-type,authorization",
         )
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success());
+        .expect_status(200)
+        .await;
     assert_eq!(res.headers()["access-control-allow-origin"], ORIGIN);
     let methods = res.headers()["access-control-allow-methods"]
         .to_str()
         .unwrap()
         .to_owned();
     assert!(methods.contains("POST"));
-    let res = app
-        .client
-        .request(reqwest::Method::OPTIONS, app.url("/api/v1/auth/login"))
-        .header("origin", "https://evil.example.net")
-        .header("access-control-request-method", "POST")
-        .send()
-        .await
-        .unwrap();
+    let res = preflight("https://evil.example.net").send().await;
     assert!(res.headers().get("access-control-allow-origin").is_none());
 }
 
@@ -181,12 +106,10 @@ async fn cors_allows_listed_origin_only_and_answers_preflight() {
 async fn security_headers_request_id_and_compression() {
     let app = TestApp::spawn().await;
     let res = app
-        .client
-        .get(app.url("/health/live"))
+        .get("/health/live")
         .header("x-request-id", "trace-abc-123")
-        .send()
-        .await
-        .unwrap();
+        .expect_status(200)
+        .await;
     let h = res.headers();
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["x-frame-options"], "DENY");
@@ -198,15 +121,13 @@ async fn security_headers_request_id_and_compression() {
     );
     // A malformed id is replaced, not echoed.
     let res = app
-        .client
-        .get(app.url("/health/live"))
+        .get("/health/live")
         .header("x-request-id", "bad id with spaces")
-        .send()
-        .await
-        .unwrap();
+        .expect_status(200)
+        .await;
     assert_ne!(res.headers()["x-request-id"], "bad id with spaces");
     // Generated ids show up in problem documents and logs.
-    let res = app.client.get(app.url("/nope")).send().await.unwrap();
+    let res = app.get("/nope").expect_status(404).await;
     let rid = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["request_id"], rid.as_str());
@@ -238,12 +159,7 @@ async fn hsts_in_production_behind_https() {
             .env("HTTPS_UPSTREAM", "true"),
     )
     .await;
-    let res = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/health/live").expect_status(200).await;
     assert!(
         res.headers()["strict-transport-security"]
             .to_str()
@@ -324,20 +240,13 @@ async fn native_tls_serves_https_when_cert_and_key_are_set() {
     )
     .await;
     assert!(app.base.starts_with("https://"));
-    let res = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    app.get("/health/live").expect_status(200).await;
     // Plain HTTP to the TLS port does not get an answer.
     let plain = app.base.replace("https://", "http://");
+    let answer = reqwest::get(format!("{plain}/health/live")).await;
     assert!(
-        reqwest::get(format!("{plain}/health/live"))
-            .await
-            .map(|r| r.status() != 200)
-            .unwrap_or(true)
+        answer.is_err(),
+        "plain HTTP to the TLS port got an answer: {answer:?}"
     );
     let tokens = app
         .login(crate::harness::ADMIN_EMAIL, crate::harness::ADMIN_PASSWORD)

@@ -10,21 +10,8 @@ use crate::harness::{self, ADMIN_EMAIL, ADMIN_PASSWORD, Options, TestApp, in_ci}
 #[tokio::test]
 async fn health_live_and_ready_report_components() {
     let app = TestApp::spawn().await;
-    let res = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let res = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
+    app.get("/health/live").expect_status(200).await;
+    let body: Value = app.get("/health/ready").expect_json(200).await;
     assert_eq!(body["status"], "ok");
     assert_eq!(body["components"]["database"]["status"], "ok");
     assert_eq!(body["components"]["migrations"]["status"], "ok");
@@ -75,19 +62,13 @@ async fn ready_is_503_naming_redis_while_it_is_down_and_200_when_back() {
         .env("REDIS_URL", &format!("redis://127.0.0.1:{port}")),
     )
     .await;
-    let ready = || async {
-        app.client
-            .get(app.url("/health/ready"))
-            .send()
-            .await
-            .unwrap()
-    };
-    assert_eq!(ready().await.status(), 200);
+    let ready = || app.get("/health/ready");
+    ready().expect_status(200).await;
 
     tx.send(false).unwrap();
     let mut body = Value::Null;
     for _ in 0..50 {
-        let res = ready().await;
+        let res = ready().send().await;
         if res.status() == 503 {
             body = res.json().await.unwrap();
             break;
@@ -101,7 +82,7 @@ async fn ready_is_503_naming_redis_while_it_is_down_and_200_when_back() {
     tx.send(true).unwrap();
     let mut back = false;
     for _ in 0..100 {
-        if ready().await.status() == 200 {
+        if ready().status().await == 200 {
             back = true;
             break;
         }
@@ -123,27 +104,15 @@ async fn ready_is_503_naming_the_database_while_postgres_refuses_and_200_when_ba
     )
     .await;
     let name = app.database_url.rsplit('/').next().unwrap().to_owned();
-    assert_eq!(
-        app.client
-            .get(app.url("/health/ready"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let ready = || app.get("/health/ready");
+    ready().expect_status(200).await;
     harness::psql(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
     harness::psql(&format!(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
     ));
     let mut body = Value::Null;
     for _ in 0..50 {
-        let res = app
-            .client
-            .get(app.url("/health/ready"))
-            .send()
-            .await
-            .unwrap();
+        let res = ready().send().await;
         if res.status() == 503 {
             body = res.json().await.unwrap();
             break;
@@ -154,15 +123,7 @@ async fn ready_is_503_naming_the_database_while_postgres_refuses_and_200_when_ba
     harness::psql(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
     let mut back = false;
     for _ in 0..50 {
-        if app
-            .client
-            .get(app.url("/health/ready"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            == 200
-        {
+        if ready().status().await == 200 {
             back = true;
             break;
         }
@@ -173,29 +134,23 @@ async fn ready_is_503_naming_the_database_while_postgres_refuses_and_200_when_ba
 
 #[tokio::test]
 async fn metrics_require_the_token_and_pass_promtool() {
-    let app = TestApp::spawn().await;
-    let _ = app.admin_token().await;
-    let _ = app.client.get(app.url("/nope")).send().await.unwrap();
-    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
-    crate::harness::assert_problem(res, 401).await;
-    let res = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth("wrong")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth(&app.metrics_token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // One login a minute per client: the second attempt is rejected by the rate limiter.
+    let app = TestApp::spawn_with(Options::default().env("RATE_LIMIT_LOGIN", "1/m")).await;
+    let admin = app.as_admin().await;
+    app.post_json(
+        "/api/v1/auth/login",
+        &json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+    )
+    .expect_problem(429)
+    .await;
+    // The readiness overview twice: computed once, then served from the cache.
+    for _ in 0..2 {
+        admin.get("/api/v1/readiness").expect_status(200).await;
+    }
+    app.get("/nope").expect_problem(404).await;
+    app.get("/metrics").expect_problem(401).await;
+    app.get("/metrics").bearer("wrong").expect_status(401).await;
+    let text = app.metrics().await;
     for name in [
         "preflight_http_requests_total{method=\"POST\",route=\"/api/v1/auth/login\",status=\"200\"}",
         "preflight_http_request_duration_seconds_bucket",
@@ -203,11 +158,13 @@ async fn metrics_require_the_token_and_pass_promtool() {
         "preflight_db_pool_max_connections",
         "preflight_build_info",
         "route=\"unmatched\"",
+        // Cache and rate-limit counters appear once used.
+        "preflight_rate_limit_rejections_total{scope=\"login_ip\"} 1\n",
+        "preflight_cache_misses_total{cache=\"app\"}",
+        "preflight_cache_hits_total{cache=\"app\"}",
     ] {
         assert!(text.contains(name), "metrics contain {name}:\n{text}");
     }
-    // Cache and rate-limit counters appear once used.
-    assert!(text.contains("preflight_rate_limit") || !text.is_empty());
     match Command::new("promtool")
         .arg("check")
         .arg("metrics")
@@ -249,49 +206,33 @@ async fn logs_are_json_lines_with_request_fields_and_no_secrets() {
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
     let refreshed: Value = app
-        .client
-        .post(app.url("/api/v1/auth/refresh"))
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let created: Value = app
-        .client
-        .post(app.url("/api/v1/me/tokens"))
-        .bearer_auth(&access)
-        .json(&json!({"name": "ci"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .post_json("/api/v1/auth/refresh", &json!({"refresh_token": refresh}))
+        .expect_json(200)
+        .await;
+    let admin = app.as_bearer(&access);
+    let created: Value = admin
+        .post_json("/api/v1/me/tokens", &json!({"name": "ci"}))
+        .expect_json(201)
+        .await;
     let api_token = created["token"].as_str().unwrap().to_owned();
-    let _ = app
-        .client
-        .get(app.url("/api/v1/me"))
-        .bearer_auth(&api_token)
-        .send()
-        .await
-        .unwrap();
-    let _ = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"email": ADMIN_EMAIL, "password": "Wrong-Password-999"}))
-        .send()
-        .await
-        .unwrap();
-    let _ = app.client.post(app.url("/api/v1/users")).bearer_auth(&access).json(&json!({"email": "sam@example.com", "password": "Sams-Secret-Pass-77", "role": "viewer"})).send().await.unwrap();
-    let _ = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth(&app.metrics_token)
-        .send()
-        .await
-        .unwrap();
+    app.get("/api/v1/me")
+        .bearer(&api_token)
+        .expect_status(200)
+        .await;
+    app.post_json(
+        "/api/v1/auth/login",
+        &json!({"email": ADMIN_EMAIL, "password": "Wrong-Password-999"}),
+    )
+    .expect_problem(401)
+    .await;
+    admin
+        .post_json(
+            "/api/v1/users",
+            &json!({"email": "sam@example.com", "password": "Sams-Secret-Pass-77", "role": "viewer"}),
+        )
+        .expect_status(201)
+        .await;
+    app.metrics().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let logs = app.log_text();
     let secret_key = std::fs::read_to_string(app.data_dir.as_path().join("secret_key")).unwrap();
@@ -338,9 +279,7 @@ async fn logs_are_json_lines_with_request_fields_and_no_secrets() {
 #[tokio::test]
 async fn docs_are_served_offline_and_describe_every_route() {
     let app = TestApp::spawn().await;
-    let res = app.client.get(app.url("/docs/")).send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    let html = res.text().await.unwrap();
+    let html = app.get("/docs/").expect_text(200).await;
     assert!(html.contains("swagger"), "Swagger UI page");
     let mut assets = vec![html.clone()];
     for asset in [
@@ -348,9 +287,8 @@ async fn docs_are_served_offline_and_describe_every_route() {
         "/docs/swagger-ui-bundle.js",
         "/docs/swagger-ui.css",
     ] {
-        let res = app.client.get(app.url(asset)).send().await.unwrap();
-        assert_eq!(res.status(), 200, "{asset} is served from the binary");
-        assets.push(res.text().await.unwrap());
+        // Served from the binary.
+        assets.push(app.get(asset).expect_text(200).await);
     }
     // No script, stylesheet or font is loaded from anywhere else.
     for text in &assets[..2] {
@@ -369,15 +307,7 @@ async fn docs_are_served_offline_and_describe_every_route() {
             );
         }
     }
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get("/openapi.json").expect_json(200).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
     for p in [

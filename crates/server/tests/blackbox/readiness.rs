@@ -3,19 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::checklist_support::*;
-use crate::harness::{self, Options, TestApp, assert_problem};
-
-async fn metrics(app: &TestApp) -> String {
-    app.client
-        .get(app.url("/metrics"))
-        .bearer_auth(&app.metrics_token)
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics body")
-}
+use crate::harness::{self, Options, TestApp};
 
 fn metric(text: &str, prefix: &str) -> Option<f64> {
     text.lines()
@@ -31,57 +19,53 @@ async fn write_is_visible_in_the_next_read(app: &TestApp) {
         format!("/api/v1/services/{sid}/readiness"),
         "/api/v1/readiness".to_owned(),
     ];
+    let read = async |path: &str| -> Value { admin.get(path).expect_json(200).await };
     for path in &paths {
         // Twice: the second read is a cache hit.
-        get_json(app, &admin, path).await;
-        get_json(app, &admin, path).await;
+        read(path).await;
+        read(path).await;
     }
-    let text = metrics(app).await;
+    let text = app.metrics().await;
     let hits = metric(&text, "preflight_cache_hits_total{cache=\"app\"}").unwrap_or(0.0);
     assert!(hits >= 3.0, "readiness is served from the cache: {hits}");
     for (n, key) in [K_SECRET, K_ENCRYPTION, K_HEALTH].iter().enumerate() {
-        let res = act(
-            app,
+        act(
             &admin,
             &rid,
             key,
             json!({"action": "sign_off", "comment": "ok"}),
         )
+        .expect_status(200)
         .await;
-        assert_eq!(res.status(), 200);
         let passed = u64::try_from(n + 1).expect("small");
-        let r = get_json(app, &admin, &paths[0]).await;
+        let r = read(&paths[0]).await;
         assert_eq!(
             r["overall"]["counts"]["passed"], passed,
             "review readiness after write {n}"
         );
-        let s = get_json(app, &admin, &paths[1]).await;
+        let s = read(&paths[1]).await;
         assert_eq!(
             s["overall"]["counts"]["passed"], passed,
             "service readiness after write {n}"
         );
-        let o = get_json(app, &admin, &paths[2]).await;
+        let o = read(&paths[2]).await;
         assert_eq!(
             o["services"][0]["counts"]["passed"], passed,
             "overview after write {n}"
         );
     }
     // Detaching is a write too.
-    let res = app
-        .client
-        .delete(app.url(&format!("/api/v1/reviews/{rid}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("DELETE review");
-    assert_eq!(res.status(), 204);
-    let o = get_json(app, &admin, &paths[2]).await;
+    admin
+        .delete(&format!("/api/v1/reviews/{rid}"))
+        .expect_status(204)
+        .await;
+    let o = read(&paths[2]).await;
     assert_eq!(o["services"][0]["reviews"], 0);
     assert_eq!(
         o["services"][0]["ready"], false,
         "nothing verified, not ready"
     );
-    assert_problem(get(app, &admin, &paths[0]).await, 404).await;
+    admin.get(&paths[0]).expect_problem(404).await;
 }
 
 #[tokio::test]
@@ -107,28 +91,29 @@ async fn a_write_is_visible_in_the_very_next_read_with_redis() {
 async fn readiness_gauges_follow_writes_and_are_set_at_start() {
     let mut app = TestApp::spawn().await;
     let (admin, rid, sid) = small_review(&app).await;
-    let name = get_json(&app, &admin, &format!("/api/v1/services/{sid}")).await["name"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let service: Value = admin
+        .get(&format!("/api/v1/services/{sid}"))
+        .expect_json(200)
+        .await;
+    let name = service["name"].as_str().unwrap().to_owned();
     let ratio = format!("preflight_service_readiness_ratio{{service=\"{name}\"}}");
     let ready = format!("preflight_service_ready{{service=\"{name}\"}}");
     let pending = format!("preflight_checklist_items{{service=\"{name}\",state=\"pending\"}}");
-    let text = metrics(&app).await;
+    let text = app.metrics().await;
     assert_eq!(metric(&text, &ratio), Some(0.0), "{text}");
     assert_eq!(metric(&text, &ready), Some(0.0));
     assert_eq!(metric(&text, &pending), Some(5.0));
     for key in [K_SECRET, K_ENCRYPTION, K_HEALTH, K_BACKUPS] {
         act(
-            &app,
             &admin,
             &rid,
             key,
             json!({"action": "sign_off", "comment": "ok"}),
         )
+        .expect_status(200)
         .await;
     }
-    let text = metrics(&app).await;
+    let text = app.metrics().await;
     assert_eq!(
         metric(&text, &ready),
         Some(1.0),
@@ -147,7 +132,7 @@ async fn readiness_gauges_follow_writes_and_are_set_at_start() {
     .await;
     let mut text = String::new();
     for _ in 0..50 {
-        text = metrics(&again).await;
+        text = again.metrics().await;
         if metric(&text, &ready).is_some() {
             break;
         }
@@ -161,30 +146,29 @@ async fn readiness_gauges_follow_writes_and_are_set_at_start() {
 async fn the_audit_log_is_read_only_and_filtered_by_target() {
     let app = TestApp::spawn().await;
     let (admin, rid, sid) = small_review(&app).await;
-    let (_, viewer) = app.user_token("viewer").await;
+    let (_, viewer) = app.as_new_user("viewer").await;
     for method in [
         reqwest::Method::PUT,
         reqwest::Method::PATCH,
         reqwest::Method::DELETE,
         reqwest::Method::POST,
     ] {
-        let res = app
-            .client
-            .request(method, app.url("/api/v1/audit"))
-            .bearer_auth(&admin)
+        admin
+            .request(method, "/api/v1/audit")
             .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        assert_problem(res, 405).await;
+            .expect_problem(405)
+            .await;
     }
-    let entries = audit_of(&app, &viewer, "service", &sid).await;
+    let entries = audit_of(&viewer, "service", &sid).await;
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["action"], "service.create");
-    let entries = audit_of(&app, &viewer, "review", &rid).await;
+    let entries = audit_of(&viewer, "review", &rid).await;
     assert_eq!(entries[0]["action"], "review.create");
     // Viewers do not see account entries; admins do.
-    let all = get_json(&app, &viewer, "/api/v1/audit?per_page=200").await;
+    let all: Value = viewer
+        .get("/api/v1/audit?per_page=200")
+        .expect_json(200)
+        .await;
     assert!(
         all["items"]
             .as_array()
@@ -192,24 +176,22 @@ async fn the_audit_log_is_read_only_and_filtered_by_target() {
             .iter()
             .all(|e| e["target_type"] != "user")
     );
-    let users = get_json(&app, &admin, "/api/v1/audit?target_type=user").await;
+    let users: Value = admin
+        .get("/api/v1/audit?target_type=user")
+        .expect_json(200)
+        .await;
     assert!(users["total"].as_u64().unwrap() >= 2);
-    let page = get_json(&app, &admin, "/api/v1/audit?per_page=1&page=2").await;
+    let page: Value = admin
+        .get("/api/v1/audit?per_page=1&page=2")
+        .expect_json(200)
+        .await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn openapi_documents_every_endpoint() {
     let app = TestApp::spawn().await;
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get("/openapi.json").expect_json(200).await;
     let expected = [
         ("/api/v1/checklists", &["get", "post"][..]),
         ("/api/v1/checklists/{id}", &["get", "put", "delete"]),

@@ -3,28 +3,25 @@
 use serde_json::{Value, json};
 
 use crate::checklist_support::*;
-use crate::harness::{Options, TestApp, assert_problem};
+use crate::harness::{Options, TestApp};
 
 #[tokio::test]
 async fn services_are_created_filtered_updated_and_soft_deleted() {
     let app = TestApp::spawn().await;
-    let admin = app.admin_token().await;
-    let (_, editor) = app.user_token("editor").await;
+    let admin = app.as_admin().await;
+    let (_, editor) = app.as_new_user("editor").await;
     let billing = create_service(
-        &app,
         &editor,
         json!({"name": "Billing API", "environment": "production", "base_url": "https://billing.example.com/",
                "owners": ["team-payments", "alice@example.com"]}),
     )
     .await;
     create_service(
-        &app,
         &editor,
         json!({"name": "Billing worker", "environment": "staging", "owners": ["team-payments"]}),
     )
     .await;
     create_service(
-        &app,
         &editor,
         json!({"name": "Search", "owners": ["team-search"]}),
     )
@@ -41,101 +38,67 @@ async fn services_are_created_filtered_updated_and_soft_deleted() {
             .map(|s| s["name"].as_str().unwrap().to_owned())
             .collect()
     };
-    let page = get_json(&app, &editor, "/api/v1/services?name=billing").await;
+    let list = async |query: &str| -> Value {
+        editor
+            .get(&format!("/api/v1/services{query}"))
+            .expect_json(200)
+            .await
+    };
+    let page = list("?name=billing").await;
     assert_eq!(names(&page), ["Billing API", "Billing worker"]);
-    let page = get_json(&app, &editor, "/api/v1/services?environment=staging").await;
+    let page = list("?environment=staging").await;
     assert_eq!(names(&page), ["Billing worker"]);
-    let page = get_json(&app, &editor, "/api/v1/services?owner=team-payments").await;
+    let page = list("?owner=team-payments").await;
     assert_eq!(names(&page), ["Billing API", "Billing worker"]);
-    let page = get_json(&app, &editor, "/api/v1/services?per_page=2&page=2").await;
+    let page = list("?per_page=2&page=2").await;
     assert_eq!(page["total"], 3);
     assert_eq!(names(&page), ["Search"]);
-    assert_problem(get(&app, &editor, "/api/v1/services?per_page=0").await, 422).await;
+    editor
+        .get("/api/v1/services?per_page=0")
+        .expect_problem(422)
+        .await;
 
     // Duplicate name and invalid fields change nothing.
-    let res = post_json(
-        &app,
-        &editor,
-        "/api/v1/services",
-        &json!({"name": "Search"}),
-    )
-    .await;
-    assert_problem(res, 409).await;
-    let res = post_json(
-        &app,
-        &editor,
-        "/api/v1/services",
-        &json!({"name": "X", "base_url": "ftp://x"}),
-    )
-    .await;
-    assert_problem(res, 422).await;
-    let res = post_json(
-        &app,
-        &editor,
-        "/api/v1/services",
-        &json!({"name": "X", "environment": "prod uction"}),
-    )
-    .await;
-    assert_problem(res, 422).await;
-    let res = post_json(
-        &app,
-        &editor,
-        "/api/v1/services",
-        &json!({"name": "X", "colour": "red"}),
-    )
-    .await;
-    assert_problem(res, 422).await;
+    let create = |body: Value| editor.post_json("/api/v1/services", &body);
+    create(json!({"name": "Search"})).expect_problem(409).await;
+    create(json!({"name": "X", "base_url": "ftp://x"}))
+        .expect_problem(422)
+        .await;
+    create(json!({"name": "X", "environment": "prod uction"}))
+        .expect_problem(422)
+        .await;
+    create(json!({"name": "X", "colour": "red"}))
+        .expect_problem(422)
+        .await;
 
     // Update with If-Match; a stale ETag is 412.
     let path = format!("/api/v1/services/{id}");
-    let res = get(&app, &editor, &path).await;
+    let res = editor.get(&path).expect_status(200).await;
     assert_eq!(res.headers()["etag"], "\"v1\"");
-    let patch = |etag: &'static str, body: Value| {
-        app.client
-            .patch(app.url(&path))
-            .bearer_auth(&editor)
-            .header("if-match", etag)
-            .json(&body)
-            .send()
-    };
-    let res = patch(
+    let patch = |etag: &str, body: Value| editor.patch(&path).if_match(etag).json(&body);
+    let updated: Value = patch(
         "\"v1\"",
         json!({"owners": ["team-billing"], "description": "Invoices"}),
     )
-    .await
-    .unwrap();
-    assert_eq!(res.status(), 200);
-    let updated: Value = res.json().await.unwrap();
+    .expect_json(200)
+    .await;
     assert_eq!(updated["owners"], json!(["team-billing"]));
     assert_eq!(updated["version"], 2);
-    assert_problem(
-        patch("\"v1\"", json!({"name": "Renamed"})).await.unwrap(),
-        412,
-    )
-    .await;
-    assert_problem(
-        patch("\"v2\"", json!({"name": "Search"})).await.unwrap(),
-        409,
-    )
-    .await;
-    assert_eq!(get_json(&app, &editor, &path).await["name"], "Billing API");
-    let page = get_json(&app, &editor, "/api/v1/services?owner=team-payments").await;
+    patch("\"v1\"", json!({"name": "Renamed"}))
+        .expect_problem(412)
+        .await;
+    patch("\"v2\"", json!({"name": "Search"}))
+        .expect_problem(409)
+        .await;
+    let current: Value = editor.get(&path).expect_json(200).await;
+    assert_eq!(current["name"], "Billing API");
+    let page = list("?owner=team-payments").await;
     assert_eq!(names(&page), ["Billing worker"]);
 
     // Soft delete: gone from the API, audited, the name is free again.
-    let res = app
-        .client
-        .delete(app.url(&path))
-        .bearer_auth(&editor)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
-    assert_problem(get(&app, &editor, &path).await, 404).await;
-    assert_eq!(
-        get_json(&app, &editor, "/api/v1/services").await["total"],
-        2
-    );
+    editor.delete(&path).expect_status(204).await;
+    editor.get(&path).expect_problem(404).await;
+    assert_eq!(list("").await["total"], 2);
     assert_eq!(
         sql(
             &app,
@@ -144,7 +107,7 @@ async fn services_are_created_filtered_updated_and_soft_deleted() {
         "1",
         "kept in the database"
     );
-    let actions: Vec<String> = audit_of(&app, &admin, "service", &id)
+    let actions: Vec<String> = audit_of(&admin, "service", &id)
         .await
         .iter()
         .map(|e| e["action"].as_str().unwrap().to_owned())
@@ -153,17 +116,11 @@ async fn services_are_created_filtered_updated_and_soft_deleted() {
         actions,
         ["service.delete", "service.update", "service.create"]
     );
-    create_service(&app, &editor, json!({"name": "Billing API"})).await;
-    assert_problem(
-        get(
-            &app,
-            &editor,
-            &format!("/api/v1/services/{}", uuid::Uuid::new_v4()),
-        )
-        .await,
-        404,
-    )
-    .await;
+    create_service(&editor, json!({"name": "Billing API"})).await;
+    editor
+        .get(&format!("/api/v1/services/{}", uuid::Uuid::new_v4()))
+        .expect_problem(404)
+        .await;
 }
 
 const SECRET_HEADER_VALUE: &str = "Bearer tok-3f9a1c7d5e2b";
@@ -172,17 +129,15 @@ const CONTACT_PHONE: &str = "+1-555-0142-977";
 #[tokio::test]
 async fn contacts_and_credentials_are_encrypted_at_rest_and_credentials_write_only() {
     let app = TestApp::spawn().await;
-    let admin = app.admin_token().await;
-    let res = post_json(
-        &app,
-        &admin,
-        "/api/v1/services",
-        &json!({"name": "Payments", "contacts": [{"name": "Zoë Oncall", "phone": CONTACT_PHONE, "email": "zoe@example.com"}],
-                "credentials": {"headers": {"Authorization": SECRET_HEADER_VALUE, "X-Probe": "probe-secret-77"}}}),
-    )
-    .await;
-    assert_eq!(res.status(), 201);
-    let text = res.text().await.unwrap();
+    let admin = app.as_admin().await;
+    let text = admin
+        .post_json(
+            "/api/v1/services",
+            &json!({"name": "Payments", "contacts": [{"name": "Zoë Oncall", "phone": CONTACT_PHONE, "email": "zoe@example.com"}],
+                    "credentials": {"headers": {"Authorization": SECRET_HEADER_VALUE, "X-Probe": "probe-secret-77"}}}),
+        )
+        .expect_text(201)
+        .await;
     assert!(
         !text.contains(SECRET_HEADER_VALUE) && !text.contains("probe-secret-77"),
         "{text}"
@@ -194,17 +149,10 @@ async fn contacts_and_credentials_are_encrypted_at_rest_and_credentials_write_on
     );
     assert_eq!(created["contacts"][0]["phone"], CONTACT_PHONE);
     let id = created["id"].as_str().unwrap();
-    let read = get(&app, &admin, &format!("/api/v1/services/{id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let path = format!("/api/v1/services/{id}");
+    let read = admin.get(&path).expect_text(200).await;
     assert!(read.contains(CONTACT_PHONE) && !read.contains(SECRET_HEADER_VALUE));
-    let listed = get(&app, &admin, "/api/v1/services")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let listed = admin.get("/api/v1/services").expect_text(200).await;
     assert!(!listed.contains(SECRET_HEADER_VALUE));
 
     // The database holds ciphertexts only, and the audit log holds neither.
@@ -230,25 +178,17 @@ async fn contacts_and_credentials_are_encrypted_at_rest_and_credentials_write_on
     assert!(!audit.contains(SECRET_HEADER_VALUE) && !audit.contains(CONTACT_PHONE));
 
     // Clearing credentials with null; bad header values are refused without echoing them.
-    let res = app
-        .client
-        .patch(app.url(&format!("/api/v1/services/{id}")))
-        .bearer_auth(&admin)
+    let body = admin
+        .patch(&path)
         .json(&json!({"credentials": {"headers": {"Authorization": "bad\nvalue-secret"}}}))
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(res, 422).await;
+        .expect_problem(422)
+        .await;
     assert!(!body.to_string().contains("value-secret"));
-    let res = app
-        .client
-        .patch(app.url(&format!("/api/v1/services/{id}")))
-        .bearer_auth(&admin)
+    let cleared: Value = admin
+        .patch(&path)
         .json(&json!({"credentials": null}))
-        .send()
-        .await
-        .unwrap();
-    let cleared: Value = res.json().await.unwrap();
+        .expect_json(200)
+        .await;
     assert_eq!(
         cleared["credentials"],
         json!({"configured": false, "header_names": []})
@@ -265,11 +205,10 @@ const NEW_KEY: &str = "222222222222222222222222222222222222222222222222222222222
 #[tokio::test]
 async fn rotating_the_encryption_key_keeps_every_contact_readable() {
     let mut first = TestApp::spawn_with(Options::default().env("ENCRYPTION_KEY", OLD_KEY)).await;
-    let admin = first.admin_token().await;
+    let admin = first.as_admin().await;
     let mut ids = Vec::new();
     for n in 0..3 {
         let s = create_service(
-            &first,
             &admin,
             json!({"name": format!("svc-{n}"), "contacts": [{"name": format!("Contact {n}"), "phone": format!("+1-555-000{n}")}],
                    "credentials": {"headers": {"Authorization": format!("Bearer secret-{n}")}}}),
@@ -309,9 +248,12 @@ async fn rotating_the_encryption_key_keeps_every_contact_readable() {
         ..Options::default().env("ENCRYPTION_KEY", NEW_KEY)
     })
     .await;
-    let admin = second.admin_token().await;
+    let admin = second.as_admin().await;
     for (n, id) in ids.iter().enumerate() {
-        let s = get_json(&second, &admin, &format!("/api/v1/services/{id}")).await;
+        let s: Value = admin
+            .get(&format!("/api/v1/services/{id}"))
+            .expect_json(200)
+            .await;
         assert_eq!(s["contacts"][0]["name"], format!("Contact {n}"), "{s}");
         assert_eq!(s["contacts"][0]["phone"], format!("+1-555-000{n}"));
         assert_eq!(s["credentials"]["configured"], true);

@@ -146,8 +146,8 @@ async fn markdown_report_reimports_to_the_same_checklist() {
         dir.path(),
     )
     .await;
-    // Several kinds cannot pass against this small target: the verdict is not the point here.
-    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    // Several kinds cannot pass against this small target: not ready, whatever else happens.
+    assert_exit(&out, 1);
     let markdown = stdout(&out);
     let original = parse_checklist(&std::fs::read_to_string(&source).unwrap()).unwrap();
     let exported = parse_checklist(&markdown).unwrap();

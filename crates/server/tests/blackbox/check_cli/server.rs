@@ -18,22 +18,21 @@ const K_ON_CALL: &str = "people/someone-is-on-call";
 #[tokio::test]
 async fn server_mode_gates_on_the_service_readiness() {
     let app = TestApp::spawn().await;
-    let admin = app.admin_token().await;
-    let checklist = import_ok(&app, &admin, LIST).await;
+    let admin = app.as_admin().await;
+    let checklist = import_ok(&admin, LIST).await;
     let name = format!("billing-{}", uuid::Uuid::new_v4().simple());
     // A second service whose name contains the first's: only the exact name counts.
-    create_service(&app, &admin, json!({"name": format!("{name}-old")})).await;
+    create_service(&admin, json!({"name": format!("{name}-old")})).await;
     let service = create_service(
-        &app,
         &admin,
         json!({"name": name, "base_url": "https://billing.example.com"}),
     )
     .await;
     let sid = service["id"].as_str().unwrap();
-    let review = attach(&app, &admin, sid, checklist["id"].as_str().unwrap()).await;
+    let review = attach(&admin, sid, checklist["id"].as_str().unwrap()).await;
     let rid = review["id"].as_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let env = [("PREFLIGHT_TOKEN", admin.as_str())];
+    let env = [("PREFLIGHT_TOKEN", admin.token())];
     let run = async |format: &str| {
         check(
             &[
@@ -73,19 +72,18 @@ async fn server_mode_gates_on_the_service_readiness() {
     assert!(text.contains("NOT READY"), "{text}");
 
     // Signed off and waived: ready. The optional item never blocks.
-    let res = act(
-        &app,
+    act(
         &admin,
         rid,
         K_ON_CALL,
         json!({"action": "sign_off", "comment": "rota in PagerDuty"}),
     )
+    .expect_status(200)
     .await;
-    assert_eq!(res.status(), 200);
     let expires = (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339();
     let waive =
         json!({"action": "waive", "reason": "probe runs after deploy", "expires_at": expires});
-    assert_eq!(act(&app, &admin, rid, K_HEALTH, waive).await.status(), 200);
+    act(&admin, rid, K_HEALTH, waive).expect_status(200).await;
     let out = run("text").await;
     assert_exit(&out, 0);
     let text = stdout(&out);
