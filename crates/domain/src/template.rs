@@ -1,6 +1,6 @@
 //! The built-in "Production readiness" template, in preflight's own words.
 //!
-//! It covers every topic of the reference checklist (`shared/seed/production-checklist.*.md`)
+//! It covers every topic of the reference checklist (`examples/seed/production-checklist.*.md`)
 //! and carries a check on each item a machine can verify from outside the service. Paths such
 //! as `/api/v1/auth/login` are preflight's own conventions; teams adjust them per service.
 
@@ -41,7 +41,7 @@ Each line is one fact a reviewer can confirm before real users arrive. Lines wit
 ### Schema
 - [ ] Every migration is applied and the schema is at head <!-- check: health -->
 - [ ] Foreign keys and lookup columns have indexes
-- [ ] Database backups run and a restore has been rehearsed <!-- check: promql query='time() - preflight_backup_last_success_timestamp_seconds < 90000' -->
+- [ ] Database backups run, the last one less than 25 hours ago <!-- check: promql query='time() - preflight_backup_last_success_timestamp_seconds < 90000' -->
 
 ### Connections
 - [ ] The connection pool size fits the database's connection limit
@@ -60,7 +60,7 @@ Each line is one fact a reviewer can confirm before real users arrive. Lines wit
 
 ### Observability stack
 - [ ] Prometheus scrapes the service <!-- check: prometheus_target -->
-- [ ] Grafana has the service dashboard <!-- check: grafana_dashboard title="Service overview" -->
+- [ ] Grafana has the service dashboard <!-- check: grafana_dashboard -->
 - [ ] Alertmanager routes the service's alerts to real receivers <!-- check: alertmanager_receivers -->
 - [ ] Loki receives the service's logs <!-- check: loki_logs -->
 
@@ -86,8 +86,8 @@ Each line is one fact a reviewer can confirm before real users arrive. Lines wit
 
 ### Metrics
 - [ ] `/metrics` exposes valid Prometheus metrics <!-- check: metrics -->
-- [ ] Dashboards show live data <!-- check: grafana_dashboard title="Service overview" -->
-- [ ] Alert rules are loaded and one was fired on purpose to test delivery <!-- check: prometheus_rules -->
+- [ ] The service's dashboard is provisioned in Grafana <!-- check: grafana_dashboard -->
+- [ ] Alert rules for the service are loaded in Prometheus <!-- check: prometheus_rules -->
 
 ### Logs
 - [ ] Log lines arrive in Loki <!-- check: loki_logs window=15m -->
@@ -138,7 +138,7 @@ Each line is one fact a reviewer can confirm before real users arrive. Lines wit
 - [ ] Health checks pass in production <!-- check: health -->
 - [ ] Metrics flow into Prometheus <!-- check: prometheus_target -->
 - [ ] Logs flow into Loki <!-- check: loki_logs -->
-- [ ] Alert delivery was tested end to end <!-- check: alertmanager_receivers -->
+- [ ] Alertmanager delivers to real receivers, not a null route <!-- check: alertmanager_receivers -->
 
 ---
 
@@ -155,8 +155,8 @@ Each line is one fact a reviewer can confirm before real users arrive. Lines wit
 - [ ] Rate limits are active in production <!-- check: rate_limit path=/api/v1/auth/login method=POST -->
 
 ### Monitoring
-- [ ] Every expected metric is collected <!-- check: metrics -->
-- [ ] Dashboards show production data <!-- check: grafana_dashboard title="Service overview" -->
+- [ ] `/metrics` answers valid Prometheus text in production <!-- check: metrics -->
+- [ ] The production dashboard exists in Grafana <!-- check: grafana_dashboard -->
 - [ ] Alerts are defined for the service <!-- check: prometheus_rules -->
 
 ---
@@ -293,7 +293,7 @@ mod tests {
             ("HTTPS is served", Some("tls")),
             ("security headers", Some("security_headers")),
             ("schema is at head", Some("health")),
-            ("rehearsed", Some("promql")),
+            ("the last one less than 25 hours ago", Some("promql")),
             ("Prometheus scrapes", Some("prometheus_target")),
             (
                 "Grafana has the service dashboard",
@@ -305,7 +305,7 @@ mod tests {
             ("description is served", Some("http")),
             ("refuse anonymous", Some("auth_required")),
             ("`/metrics`", Some("metrics")),
-            ("Alert rules are loaded", Some("prometheus_rules")),
+            ("Alert rules for the service are loaded", Some("prometheus_rules")),
             ("last success is under 25 hours", Some("promql")),
             ("API reference", Some("openapi")),
             ("Response times", Some("http")),

@@ -107,7 +107,8 @@ named_kind!(
 );
 
 named_kind!(
-    /// `grafana_dashboard`: Grafana has the dashboard (by title or uid, at least one).
+    /// `grafana_dashboard`: Grafana has the dashboard: by uid, by exact title, or (with
+    /// neither) one whose title contains the service's name.
     GrafanaDashboardCheck {
         opt
         /// Dashboard title.
@@ -129,15 +130,9 @@ impl WholeCheck for PrometheusTargetCheck {}
 impl WholeCheck for PrometheusRulesCheck {}
 impl WholeCheck for AlertmanagerReceiversCheck {}
 
-impl WholeCheck for GrafanaDashboardCheck {
-    fn check_whole(self) -> Result<Self, CheckError> {
-        if self.title.is_none() && self.uid.is_none() {
-            Err(problem("title", "give the dashboard title or uid"))
-        } else {
-            Ok(self)
-        }
-    }
-}
+/// Neither `title` nor `uid` is valid: it means "the service's dashboard", one whose title
+/// contains the service's name (so a template can carry the check for every service).
+impl WholeCheck for GrafanaDashboardCheck {}
 
 /// `promql`: a PromQL query returns samples, all meeting `condition` when given.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

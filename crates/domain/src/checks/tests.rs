@@ -37,7 +37,10 @@ fn defaults_apply() {
         panic!("not grafana_dashboard")
     };
     assert_eq!((grafana.title, grafana.uid), (None, None));
-    assert_eq!(def("grafana_dashboard").to_definition(), "grafana_dashboard");
+    assert_eq!(
+        def("grafana_dashboard").to_definition(),
+        "grafana_dashboard"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod harness;
 
 mod auth;
 mod backup;
+mod check_cli;
 mod checklists;
 mod cli;
 mod http;
@@ -17,3 +18,4 @@ mod readiness;
 mod reviews;
 mod schema;
 mod services;
+mod tls_redirect;
