@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the ops tests need; safe to run again (does nothing that is already done).
-#   Debian packages: promtool (prometheus), amtool + Alertmanager (prometheus-alertmanager).
+#   Debian packages: promtool (prometheus), amtool + Alertmanager (prometheus-alertmanager);
+#     buildah + mmdebstrap for the container image test (ops/tests/test_image.py): mmdebstrap
+#     makes the Debian bookworm base from the Debian archive, buildah builds and runs the image
+#     without a Docker engine (rootful, --isolation chroot, so no runc/crun is needed).
 #   Python packages: ops/requirements.txt.
 # CI calls it before `python -m pytest ops/tests`. Needs root (or sudo) for apt-get.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-packages=(prometheus prometheus-alertmanager)
+packages=(prometheus prometheus-alertmanager buildah mmdebstrap uidmap)
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -30,7 +33,7 @@ fi
 
 python3 -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 
-for tool in promtool amtool prometheus prometheus-alertmanager; do
+for tool in promtool amtool prometheus prometheus-alertmanager buildah mmdebstrap; do
   command -v "$tool" > /dev/null || { echo "install-tools: $tool not found after install" >&2; exit 1; }
 done
-echo "install-tools: ok ($(promtool --version 2>&1 | head -n1 | cut -d' ' -f1-3); $(amtool --version 2>&1 | head -n1 | cut -d' ' -f1-3))"
+echo "install-tools: ok ($(promtool --version 2>&1 | head -n1 | cut -d' ' -f1-3); $(amtool --version 2>&1 | head -n1 | cut -d' ' -f1-3); $(buildah --version); mmdebstrap $(mmdebstrap --version | awk '{print $2}'))"

@@ -137,3 +137,15 @@ def render_alertmanager(out_dir: Path, env: dict) -> Path:
     )
     assert result.returncode == 0, result.stdout
     return out_dir / "alertmanager.yml"
+
+
+# Numbers a test measured (durations, sizes), printed in a "measurements" section at the end of
+# the run so that they show in CI logs without -s.
+MEASUREMENTS: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if MEASUREMENTS:
+        terminalreporter.section("measurements")
+        for line in MEASUREMENTS:
+            terminalreporter.write_line(line)

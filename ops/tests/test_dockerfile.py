@@ -1,4 +1,4 @@
-"""Dockerfile and .dockerignore, checked statically (no Docker engine on the test machines)."""
+"""Dockerfile and .dockerignore, checked statically; test_image.py builds and runs the image."""
 
 from __future__ import annotations
 
@@ -31,12 +31,39 @@ def stages() -> list[list[tuple[str, str]]]:
     return result
 
 
+def stage(name: str) -> list[tuple[str, str]]:
+    return next(s for s in stages() if s[0][1].endswith(f"AS {name}"))
+
+
 def test_multi_stage_build_from_rust_to_debian_slim():
     froms = [rest for op, rest in instructions() if op == "FROM"]
     assert len(froms) >= 3
     assert "ARG RUST_IMAGE=rust:1-bookworm" in DOCKERFILE
     assert "ARG RUNTIME_IMAGE=debian:bookworm-slim" in DOCKERFILE
-    assert froms[-1].startswith("${RUNTIME_IMAGE}")
+    assert "${RUNTIME_IMAGE} AS runtime-base" in froms
+    # The last stage is the default target: the published image, built from source.
+    assert froms[-1] == "runtime-base AS runtime"
+
+
+def test_runtime_and_prebuilt_targets_share_the_runtime_base():
+    runtime, prebuilt = stage("runtime"), stage("runtime-prebuilt")
+    assert runtime[0][1] == "runtime-base AS runtime" and prebuilt[0][1] == "runtime-base AS runtime-prebuilt"
+    # Nothing but the binary differs between them.
+    assert runtime[1:] == [("COPY", "--from=builder /out/preflight /usr/local/bin/preflight")]
+    assert prebuilt[1:] == [("COPY", "preflight /usr/local/bin/preflight")]
+
+
+def test_oci_labels_from_build_arguments():
+    base = stage("runtime-base")
+    labels = " ".join(rest for op, rest in base if op == "LABEL")
+    assert 'org.opencontainers.image.source="https://github.com/preflight-dev/preflight"' in labels
+    assert 'org.opencontainers.image.revision="${PREFLIGHT_REVISION}"' in labels
+    assert 'org.opencontainers.image.version="${PREFLIGHT_VERSION}"' in labels
+    args = [rest for op, rest in base if op == "ARG"]
+    assert "PREFLIGHT_REVISION=unknown" in args and "PREFLIGHT_VERSION=unknown" in args
+    # Declared after everything that takes time, so a new revision invalidates only metadata.
+    ops = [op for op, _ in base]
+    assert ops.index("ARG") > max(i for i, op in enumerate(ops) if op == "RUN")
 
 
 def test_dependencies_are_built_before_the_sources_are_copied():
@@ -51,7 +78,7 @@ def test_release_build_of_the_preflight_package():
 
 
 def test_runtime_is_non_root_with_healthcheck_and_contract_env():
-    runtime = stages()[-1]
+    runtime = stage("runtime-base")
     ops = dict((op, rest) for op, rest in runtime)
     assert ops["USER"] == "10001:10001"
     assert ops["HEALTHCHECK"].endswith('CMD ["preflight", "healthcheck"]')
