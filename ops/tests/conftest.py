@@ -26,40 +26,137 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # Prefix of every runbook_url; the rest of the URL is the path inside the repository.
 RUNBOOK_BASE = "https://github.com/preflight-dev/preflight/blob/main/"
 
-# The `preflight` CLI contract; docs may only use these.
-PREFLIGHT_COMMANDS = {
-    "serve", "migrate", "doctor", "healthcheck", "backup", "restore", "rotate-encryption-key", "check", "admin",
-}
-
-# Metric families the binary exports (contract). Histograms also expose _bucket/_count/_sum.
-METRICS = {
-    "preflight_http_requests_total",
-    "preflight_http_request_duration_seconds",
-    "preflight_http_requests_in_flight",
-    "preflight_db_pool_connections",
-    "preflight_db_pool_max_connections",
-    "preflight_cache_hits_total",
-    "preflight_cache_misses_total",
-    "preflight_rate_limit_rejections_total",
-    "preflight_build_info",
-    "preflight_service_readiness_ratio",
-    "preflight_service_ready",
-    "preflight_checklist_items",
-    "preflight_check_runs_total",
-    "preflight_check_duration_seconds",
-    "preflight_backup_last_success_timestamp_seconds",
-    "preflight_backup_duration_seconds",
-    "preflight_backup_size_bytes",
-    "preflight_backup_failures_total",
-}
-HISTOGRAMS = {"preflight_http_request_duration_seconds", "preflight_check_duration_seconds"}
+PREFLIGHT_BIN = os.environ.get("PREFLIGHT_BIN", "")
 
 
-def known_metric(name: str) -> bool:
-    if name in METRICS:
+def preflight_binary() -> Path:
+    """The binary under test (PREFLIGHT_BIN); skip without it, or fail when running in CI."""
+    if not PREFLIGHT_BIN:
+        message = "PREFLIGHT_BIN is not set (build with `cargo build --release -p preflight`)"
+        if IN_CI:
+            pytest.fail(f"{message}; CI=true, so this is a failure, not a skip")
+        pytest.skip(message)
+    binary = Path(PREFLIGHT_BIN).resolve()
+    assert binary.is_file() and os.access(binary, os.X_OK), f"PREFLIGHT_BIN={PREFLIGHT_BIN} is not an executable"
+    return binary
+
+
+@pytest.fixture(scope="session")
+def preflight_commands() -> set[str]:
+    """The commands the binary has, read from its own `--help` (the CLI contract)."""
+    result = run([str(preflight_binary()), "--help"], timeout=30)
+    assert result.returncode == 0, result.stdout
+    section = result.stdout.split("Commands:", 1)[1].split("\n\n", 1)[0]
+    commands = {line.split()[0] for line in section.splitlines() if line.strip()}
+    commands.discard("help")
+    assert "serve" in commands and "check" in commands, commands
+    return commands
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def exported_metrics(tmp_path_factory) -> dict[str, str]:
+    """Metric families the binary exports, name -> type, read from its own /metrics.
+
+    The exporter shows a family once it has a value, so the fixture first does what makes every
+    family appear: logins (one refused by the login limit), readiness reads (a cache miss, then
+    hits), a service with a review (readiness gauges) and a backup (backup gauges).
+    """
+    import json
+    import secrets as pysecrets
+    import time
+    import urllib.error
+    import urllib.request
+
+    binary = preflight_binary()
+    tmp = tmp_path_factory.mktemp("metrics")
+    (tmp / "backups").mkdir()
+    port = _free_port()
+    token = pysecrets.token_hex(16)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DATABASE_URL": f"sqlite://{tmp}/p.db?mode=rwc",
+        "DATA_DIR": str(tmp),
+        "BACKUP_DIR": str(tmp / "backups"),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "METRICS_TOKEN": token,
+        "RATE_LIMIT_LOGIN": "2/m",
+        "LOG_LEVEL": "warn",
+    }
+    base = f"http://127.0.0.1:{port}"
+
+    def call(method, path, body=None, bearer=None, content_type="application/json"):
+        data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(base + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", content_type)
+        if bearer:
+            req.add_header("Authorization", f"Bearer {bearer}")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as res:
+                return res.status, res.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    log = open(tmp / "serve.log", "wb")
+    proc = subprocess.Popen([str(binary), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if call("GET", "/health/ready")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp / "serve.log").read_text()
+            time.sleep(0.1)
+        login = {"email": "admin@preflight.local", "password": "preflight-admin"}
+        status, body = call("POST", "/api/v1/auth/login", login)
+        assert status == 200, body
+        admin = json.loads(body)["access_token"]
+        checklist = b"# Metrics\n\n## Section\n\n- [ ] One item\n"
+        status, body = call("POST", "/api/v1/checklists", checklist, admin, "text/markdown")
+        assert status == 201, body
+        checklist_id = json.loads(body)["id"]
+        status, body = call("POST", "/api/v1/services", {"name": "metrics-fixture", "base_url": "https://m.example.com", "environment": "production"}, admin)
+        assert status == 201, body
+        service_id = json.loads(body)["id"]
+        status, body = call("POST", f"/api/v1/services/{service_id}/reviews", {"checklist_id": checklist_id}, admin)
+        assert status == 201, body
+        for _ in range(2):
+            assert call("GET", "/api/v1/readiness", bearer=admin)[0] == 200
+        for _ in range(3):
+            call("POST", "/api/v1/auth/login", {"email": "admin@preflight.local", "password": "wrong-password"})
+        backup = run([str(binary), "backup"], env=env, timeout=60)
+        assert backup.returncode == 0, backup.stdout
+        status, body = call("GET", "/metrics", bearer=token)
+        assert status == 200, body
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+    families = dict(re.findall(r"^# TYPE (\S+) (\S+)$", body.decode(), re.M))
+    assert "preflight_build_info" in families, families
+    return families
+
+
+def known_metric(name: str, families: dict[str, str]) -> bool:
+    """Whether `name` is a sample the binary exports (histograms also as _bucket/_count/_sum)."""
+    if name in families:
         return True
     for suffix in ("_bucket", "_count", "_sum"):
-        if name.endswith(suffix) and name[: -len(suffix)] in HISTOGRAMS:
+        if name.endswith(suffix) and families.get(name[: -len(suffix)]) == "histogram":
             return True
     return False
 

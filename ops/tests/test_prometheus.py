@@ -109,10 +109,10 @@ def test_every_alert_has_firing_and_quiet_unit_tests(alert_rules):
     assert not names - quiet, f"no test where it stays quiet: {sorted(names - quiet)}"
 
 
-def test_rules_use_only_contract_metrics(alert_rules):
+def test_rules_use_only_metrics_the_binary_exports(alert_rules, exported_metrics):
     for rule in alert_rules:
         for name in metric_names(rule["expr"]):
-            assert known_metric(name), f"{rule['alert']}: {name} is not a preflight metric"
+            assert known_metric(name, exported_metrics), f"{rule['alert']}: {name} is not exported by preflight"
 
 
 def test_rules_keep_the_job_label_for_inhibition(alert_rules):
