@@ -4,7 +4,7 @@
 //!   [`to_markdown_with_state`] export it again (see [`markdown`] for what is normalised);
 //! - [`CheckSpec`] is a typed automated check (`<!-- check: KIND key=value -->`);
 //! - [`effective_state`] and [`validate_transition`] decide item states;
-//! - [`compute_readiness`] scores a checklist;
+//! - [`compute_readiness`] scores a checklist, [`service_readiness`] a service over its reviews;
 //! - [`PRODUCTION_READINESS`] is the built-in template.
 
 #![warn(missing_docs)]
@@ -20,10 +20,12 @@ pub use checks::*;
 pub use markdown::{ImportError, parse_checklist, to_markdown, to_markdown_with_state};
 pub use model::{Block, Checklist, Item, ItemLayout, ItemReport, Section, is_optional_text};
 pub use readiness::{
-    BlockingItem, Readiness, Score, ScoredItem, SectionScore, StateCounts, compute_readiness,
+    BlockingItem, Readiness, Score, ScoredItem, SectionScore, ServiceReadiness, StateCounts,
+    compute_readiness, service_readiness,
 };
 pub use state::{
     Action, Attestation, Exclusion, ItemRecord, ItemState, RunResult, TransitionContext,
-    TransitionError, Waiver, apply_action, effective_state, validate_transition,
+    TransitionError, Waiver, apply_action, earliest, effective_state, next_change,
+    validate_transition,
 };
 pub use template::PRODUCTION_READINESS;

@@ -190,6 +190,54 @@ pub fn compute_readiness(items: &[ScoredItem]) -> Readiness {
     }
 }
 
+/// Readiness of a service over all its reviews (each review a checklist attached to it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceReadiness {
+    /// Each review's own readiness, in the order given.
+    pub reviews: Vec<Readiness>,
+    /// Every review's items scored together. A service with no review attached is not
+    /// ready and scores 0: nothing about it has been verified.
+    pub overall: Score,
+    /// Per section title, merged across reviews, in order of first appearance.
+    pub sections: Vec<SectionScore>,
+}
+
+impl ServiceReadiness {
+    /// Ready when it has a review and no required item of any review is pending or failed.
+    pub fn ready(&self) -> bool {
+        self.overall.ready
+    }
+
+    /// Required items pending or failed, review by review, each with the index of its review.
+    pub fn blocking(&self) -> impl Iterator<Item = (usize, &BlockingItem)> {
+        self.reviews
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| r.blocking.iter().map(move |b| (i, b)))
+    }
+}
+
+/// Scores a service from the items of each of its reviews (each in checklist order): the
+/// reviews' scores are merged as if their items formed one checklist.
+pub fn service_readiness(reviews: &[Vec<ScoredItem>]) -> ServiceReadiness {
+    let per_review = reviews
+        .iter()
+        .map(|items| compute_readiness(items))
+        .collect();
+    let all: Vec<ScoredItem> = reviews.iter().flatten().cloned().collect();
+    let merged = compute_readiness(&all);
+    let mut overall = merged.overall;
+    if reviews.is_empty() {
+        overall.ratio = 0.0;
+        overall.ready = false;
+    }
+    ServiceReadiness {
+        reviews: per_review,
+        overall,
+        sections: merged.sections,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +298,45 @@ mod tests {
         assert_eq!(json["sections"][0]["counts"]["failed"], 1);
         assert_eq!(json["blocking"][0]["state"], "failed");
         assert_eq!(json["overall"]["ready"], false);
+    }
+
+    #[test]
+    fn a_service_without_reviews_is_not_ready() {
+        let r = service_readiness(&[]);
+        assert!(!r.ready());
+        assert_eq!(r.overall.ratio, 0.0);
+        assert_eq!(r.overall.counts.total, 0);
+        assert!(r.reviews.is_empty() && r.sections.is_empty());
+        assert_eq!(r.blocking().count(), 0);
+        // One review with nothing applicable is complete, unlike no review at all.
+        let one = service_readiness(&[vec![item("a", "S", false, ItemState::NotApplicable)]]);
+        assert!(one.ready());
+        assert_eq!(one.overall.ratio, 1.0);
+    }
+
+    #[test]
+    fn reviews_merge_as_one_checklist() {
+        let first = vec![
+            item("a", "Security", false, ItemState::Passed),
+            item("b", "Database", false, ItemState::Pending),
+        ];
+        let second = vec![
+            item("c", "Security", false, ItemState::Failed),
+            item("d", "Security", true, ItemState::Waived),
+        ];
+        let r = service_readiness(&[first.clone(), second.clone()]);
+        assert_eq!(r.reviews.len(), 2);
+        assert_eq!(r.reviews[0], compute_readiness(&first));
+        assert_eq!(r.reviews[1], compute_readiness(&second));
+        // Counted together: 2 done of 4 applicable; sections merged by title, first seen first.
+        assert_eq!(r.overall.counts.total, 4);
+        assert!((r.overall.ratio - 0.5).abs() < 1e-9);
+        assert!(!r.ready());
+        let titles: Vec<_> = r.sections.iter().map(|s| s.section.as_deref()).collect();
+        assert_eq!(titles, [Some("Security"), Some("Database")]);
+        assert_eq!(r.sections[0].score.counts.total, 3);
+        // Blocking items keep their review.
+        let blocking: Vec<_> = r.blocking().map(|(i, b)| (i, b.key.as_str())).collect();
+        assert_eq!(blocking, [(0, "b"), (1, "c")]);
     }
 }

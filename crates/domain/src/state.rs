@@ -122,6 +122,38 @@ pub fn effective_state(
     }
 }
 
+/// The earliest moment after `now` at which [`effective_state`] of this record may change by
+/// itself, with nobody acting: a waiver expires, or a passed sign-off needs re-attestation.
+/// `None` when time alone changes nothing. A value computed from the record must not be
+/// trusted past this moment.
+pub fn next_change(
+    record: &ItemRecord,
+    re_attest_days: Option<u32>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let waiver_ends = record.waiver.as_ref().map(|w| w.expires_at);
+    // A sign-off counts while its age is at most `days`: it stops counting just after.
+    let sign_off_ages = match (&record.attestation, re_attest_days) {
+        (Some(a), Some(days)) if a.passed => {
+            Some(a.at + Duration::days(i64::from(days)) + Duration::seconds(1))
+        }
+        _ => None,
+    };
+    [waiver_ends, sign_off_ages]
+        .into_iter()
+        .flatten()
+        .filter(|t| *t > now)
+        .min()
+}
+
+/// The earlier of two optional moments (`None` means never).
+pub fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// A manual change requested through the API or UI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]

@@ -290,3 +290,51 @@ fn serde_names() {
     let reset: Action = serde_json::from_str(r#"{"action":"reset"}"#).unwrap();
     assert_eq!(reset, Action::Reset);
 }
+
+#[test]
+fn next_change_is_the_first_moment_time_alone_changes_the_state() {
+    let secs = |n| chrono::Duration::seconds(n);
+    // Nothing ages: no waiver, no re-attestation, or a failure (failures do not age).
+    assert_eq!(next_change(&ItemRecord::default(), Some(7), at(2)), None);
+    let signed_off = ItemRecord {
+        attestation: signed(true, 1),
+        ..Default::default()
+    };
+    assert_eq!(next_change(&signed_off, None, at(2)), None);
+    let failed = ItemRecord {
+        attestation: signed(false, 1),
+        ..Default::default()
+    };
+    assert_eq!(next_change(&failed, Some(7), at(2)), None);
+
+    // A sign-off stops counting just after `days`; the state flips exactly then.
+    let until = next_change(&signed_off, Some(7), at(2)).unwrap();
+    assert_eq!(until, at(8) + secs(1));
+    assert_eq!(
+        effective_state(&signed_off, Some(7), until - secs(1)),
+        ItemState::Passed
+    );
+    assert_eq!(
+        effective_state(&signed_off, Some(7), until),
+        ItemState::Pending
+    );
+
+    // The earlier of a waiver's expiry and the sign-off ageing; moments already past are
+    // not changes to come.
+    let both = ItemRecord {
+        attestation: signed(true, 1),
+        waiver: waiver(5),
+        ..Default::default()
+    };
+    assert_eq!(next_change(&both, Some(7), at(2)), Some(at(5)));
+    assert_eq!(next_change(&both, Some(7), at(6)), Some(at(8) + secs(1)));
+    assert_eq!(next_change(&both, Some(7), at(9)), None);
+}
+
+#[test]
+fn earliest_of_optional_moments() {
+    assert_eq!(earliest(None, None), None);
+    assert_eq!(earliest(Some(at(3)), None), Some(at(3)));
+    assert_eq!(earliest(None, Some(at(4))), Some(at(4)));
+    assert_eq!(earliest(Some(at(5)), Some(at(4))), Some(at(4)));
+}

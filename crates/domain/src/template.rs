@@ -305,7 +305,10 @@ mod tests {
             ("description is served", Some("http")),
             ("refuse anonymous", Some("auth_required")),
             ("`/metrics`", Some("metrics")),
-            ("Alert rules for the service are loaded", Some("prometheus_rules")),
+            (
+                "Alert rules for the service are loaded",
+                Some("prometheus_rules"),
+            ),
             ("last success is under 25 hours", Some("promql")),
             ("API reference", Some("openapi")),
             ("Response times", Some("http")),

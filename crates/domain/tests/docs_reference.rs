@@ -50,16 +50,25 @@ fn every_kind_and_parameter_is_documented_with_an_example() {
             section.contains(&format!("<!-- check: {kind}")),
             "`{kind}` has no example"
         );
-        assert!(section.contains("Evidence"), "`{kind}` does not say what evidence it records");
+        assert!(
+            section.contains("Evidence"),
+            "`{kind}` does not say what evidence it records"
+        );
     }
-    assert!(doc.contains("**`timeout`**"), "the common timeout parameter is documented");
+    assert!(
+        doc.contains("**`timeout`**"),
+        "the common timeout parameter is documented"
+    );
 }
 
 #[test]
 fn every_example_in_the_reference_parses() {
     let doc = read("docs/checklists.md");
     let blocks = fenced(&doc, "markdown");
-    assert!(blocks.len() > kinds().len(), "one example per kind at least");
+    assert!(
+        blocks.len() > kinds().len(),
+        "one example per kind at least"
+    );
     let mut checks = 0;
     for block in &blocks {
         let with_title = if block.starts_with("# ") {
@@ -82,8 +91,8 @@ fn the_example_checklists_of_the_repository_import() {
         let path = entry.expect("directory entry").path();
         if path.extension().is_some_and(|e| e == "md") {
             let text = std::fs::read_to_string(&path).expect("readable example");
-            let checklist = parse_checklist(&text)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let checklist =
+                parse_checklist(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert!(!checklist.items.is_empty());
             seen += 1;
         }

@@ -97,8 +97,8 @@ fn assert_imports_everything(source: &str, checklist: &Checklist) {
 
 fn check_seed(name: &str, title_word: &str, optional_word: &str) {
     let path = seed_dir().join(name);
-    let source = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let source =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let checklist = parse_checklist(&source).unwrap();
     assert!(checklist.title.as_deref().unwrap().contains(title_word));
     assert_eq!(checklist.items.len(), 78);

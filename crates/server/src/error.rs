@@ -159,7 +159,7 @@ impl ApiError {
             status: self.status.as_u16(),
             detail: self.detail.clone(),
             errors: self.errors.clone(),
-            request_id: crate::http::request_id::current(),
+            request_id: crate::request_context::request_id(),
         }
     }
 }
@@ -199,6 +199,22 @@ impl From<sea_orm::DbErr> for ApiError {
             return ApiError::conflict("a resource with the same unique value already exists");
         }
         ApiError::internal(e)
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match e {
+            StoreError::NotFound(detail) => ApiError::not_found(detail),
+            StoreError::Changed(_) => ApiError::conflict(e.to_string()),
+            StoreError::Taken { field, message } => {
+                ApiError::conflict(message.clone()).field(field, message)
+            }
+            StoreError::Conflict(detail) => ApiError::conflict(detail),
+            StoreError::Db(e) => e.into(),
+            StoreError::Corrupt { .. } | StoreError::Encode { .. } => ApiError::internal(e),
+        }
     }
 }
 

@@ -10,6 +10,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
@@ -40,7 +42,15 @@ pub struct Liveness {
     pub version: &'static str,
 }
 
-#[utoipa::path(get, path = "/health/live", tag = "health",
+/// `/health/live` and `/health/ready`.
+/// Each handler is routed together with its `#[utoipa::path]` operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(live))
+        .routes(routes!(ready))
+}
+
+#[utoipa::path(get, path = "/health/live", operation_id = "health_live", tag = "health",
     responses((status = 200, description = "The process is alive", body = Liveness)))]
 pub async fn live() -> Json<Liveness> {
     Json(Liveness {
@@ -69,7 +79,7 @@ where
     }
 }
 
-#[utoipa::path(get, path = "/health/ready", tag = "health",
+#[utoipa::path(get, path = "/health/ready", operation_id = "health_ready", tag = "health",
     responses(
         (status = 200, description = "Ready to serve", body = Readiness),
         (status = 503, description = "A component is down; the body names it", body = Readiness)))]

@@ -1,13 +1,32 @@
-//! Development keys: generated once under `DATA_DIR` (mode 0600) so tokens and encrypted fields
-//! survive a restart without any setup. Never used in production, which requires real keys.
+//! Keys from the configuration: the encryption keyring, and development keys generated once
+//! under `DATA_DIR` (mode 0600) so tokens and encrypted fields survive a restart without any
+//! setup. Development keys are never used in production, which requires real keys.
 
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use secrecy::SecretString;
+use anyhow::Context;
+use preflight_security::{EncryptionKey, Keyring};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Settings;
+
+/// The encryption keyring from `ENCRYPTION_KEY` and `ENCRYPTION_KEY_PREVIOUS`.
+pub fn keyring(settings: &Settings) -> anyhow::Result<Keyring> {
+    let current = settings
+        .encryption_key
+        .as_ref()
+        .context("ENCRYPTION_KEY is not set")?;
+    let current = EncryptionKey::parse(current.expose_secret()).context("ENCRYPTION_KEY")?;
+    let previous = settings
+        .encryption_key_previous
+        .iter()
+        .map(|k| EncryptionKey::parse(k.expose_secret()))
+        .collect::<Result<Vec<_>, _>>()
+        .context("ENCRYPTION_KEY_PREVIOUS")?;
+    Ok(Keyring::new(current, previous))
+}
 
 /// Fills `SECRET_KEY` / `ENCRYPTION_KEY` from `DATA_DIR` in development when they are unset.
 pub fn ensure_dev_keys(settings: &mut Settings) -> anyhow::Result<()> {

@@ -25,8 +25,12 @@ async fn state(dir: &std::path::Path, extra: &[(&str, &str)]) -> AppState {
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());
     }
+    // A free port: the application binds its listener as production does.
+    env.insert("PORT".into(), "0".into());
     let settings = Settings::from_lookup(|k| env.get(k).cloned()).unwrap();
-    build_state(settings, None).await.unwrap()
+    // Exactly what `preflight serve` starts (but does not serve here).
+    let app = crate::app::Application::build(settings).await.unwrap();
+    app.state().clone()
 }
 
 async fn body_json(res: axum::response::Response) -> serde_json::Value {

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::CheckError;
 use super::condition::Condition;
-use super::timespan::TimeSpan;
 use super::params::{self, Emitter, Params, missing, problem, within};
+use super::timespan::TimeSpan;
 
 /// What every kind implements so that [`super::CheckSpec`] can dispatch generically.
 pub trait Kind: Sized + Default {
@@ -72,7 +72,10 @@ pub fn validate_timeout(timeout: Option<TimeSpan>) -> Result<(), CheckError> {
     if (min..=max).contains(&span.as_millis()) {
         Ok(())
     } else {
-        Err(problem("timeout", format!("{span} must be between 100ms and 5m")))
+        Err(problem(
+            "timeout",
+            format!("{span} must be between 100ms and 5m"),
+        ))
     }
 }
 

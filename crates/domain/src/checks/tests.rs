@@ -80,10 +80,9 @@ fn typed_parameters() {
 #[test]
 fn errors_name_the_problem() {
     assert!(err("helth").contains("unknown check kind \"helth\""));
-    assert!(
-        err("health life=/x")
-            .contains("unknown parameter \"life\" for check \"health\" (expected: live, ready, timeout)")
-    );
+    assert!(err("health life=/x").contains(
+        "unknown parameter \"life\" for check \"health\" (expected: live, ready, timeout)"
+    ));
     assert!(err("rate_limit burst=5000").contains("\"burst\": 5000 is out of range 1..=1000"));
     assert!(err("rate_limit burst=0").contains("burst"));
     assert!(err("rate_limit burst=lots").contains("\"burst\": \"lots\" is not a whole number"));
@@ -209,9 +208,15 @@ fn catalogue_lists_every_kind() {
 fn every_kind_takes_a_timeout_that_round_trips() {
     let spec = def("rate_limit path=/login burst=20 timeout=30s");
     assert_eq!(spec.timeout(), Some(std::time::Duration::from_secs(30)));
-    assert_eq!(spec.to_definition(), "rate_limit path=/login burst=20 timeout=30s");
+    assert_eq!(
+        spec.to_definition(),
+        "rate_limit path=/login burst=20 timeout=30s"
+    );
     assert_eq!(def("health").timeout(), None);
-    assert_eq!(def("grafana_dashboard title=x timeout=500ms").to_definition(), "grafana_dashboard title=x timeout=500ms");
+    assert_eq!(
+        def("grafana_dashboard title=x timeout=500ms").to_definition(),
+        "grafana_dashboard title=x timeout=500ms"
+    );
     let json = serde_json::to_value(def("tls timeout=2m")).expect("serialises");
     assert_eq!(json["timeout"], "2m");
     let back: CheckSpec = serde_json::from_value(json).expect("reads back");

@@ -4,16 +4,18 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::{AuthUser, Role};
-use crate::db::entities::audit_log;
+use crate::docs::problems;
 use crate::error::ApiResult;
 use crate::http::pagination::{Page, PageParams};
 use crate::state::AppState;
+use crate::store::audit_log;
 
 /// Target types only admins may read: they concern accounts, not checklists.
 const ADMIN_ONLY: &[&str] = &["user", "api_token"];
@@ -48,9 +50,18 @@ pub struct AuditParams {
     pub action: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])),
+/// `/audit`, routed together with its `#[utoipa::path]` operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
+}
+
+#[utoipa::path(get, path = "/audit", operation_id = "list_audit_entries", tag = "audit", security(("bearer" = [])),
     params(AuditParams),
-    responses((status = 200, description = "Entries, newest first. Account entries (users, tokens) are listed for admins only.", body = Page<AuditEntry>)))]
+    responses((status = 200, description = "Entries, newest first. Account entries (users, tokens) are listed for admins only.", body = Page<AuditEntry>),
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 422, response = problems::ValidationFailed)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -62,26 +73,21 @@ pub async fn list(
         per_page: params.per_page,
     }
     .resolve()?;
-    let mut q = audit_log::Entity::find()
-        .order_by_desc(audit_log::Column::At)
-        .order_by_desc(audit_log::Column::Id);
-    if let Some(t) = params.target_type.as_deref().filter(|t| !t.is_empty()) {
-        if ADMIN_ONLY.contains(&t) {
-            auth.require_role(Role::Admin)?;
-        }
-        q = q.filter(audit_log::Column::TargetType.eq(t));
-    } else if auth.role < Role::Admin {
-        q = q.filter(audit_log::Column::TargetType.is_not_in(ADMIN_ONLY.iter().copied()));
+    let target_type = params.target_type.as_deref().filter(|t| !t.is_empty());
+    if target_type.is_some_and(|t| ADMIN_ONLY.contains(&t)) {
+        auth.require_role(Role::Admin)?;
     }
-    if let Some(id) = params.target_id.as_deref().filter(|t| !t.is_empty()) {
-        q = q.filter(audit_log::Column::TargetId.eq(id));
-    }
-    if let Some(a) = params.action.as_deref().filter(|a| !a.is_empty()) {
-        q = q.filter(audit_log::Column::Action.eq(a));
-    }
-    let paginator = q.paginate(&state.db, per_page);
-    let total = paginator.num_items().await?;
-    let rows = paginator.fetch_page(page - 1).await?;
+    let filter = audit_log::Filter {
+        target_type,
+        target_id: params.target_id.as_deref().filter(|t| !t.is_empty()),
+        action: params.action.as_deref().filter(|a| !a.is_empty()),
+        hidden_types: if auth.role < Role::Admin {
+            ADMIN_ONLY
+        } else {
+            &[]
+        },
+    };
+    let (rows, total) = audit_log::list(&state.db, &filter, page, per_page).await?;
     Ok(Json(Page {
         items: rows
             .into_iter()

@@ -5,9 +5,25 @@ pub mod checklists;
 pub mod etag;
 pub mod readiness;
 pub mod review_items;
-pub mod review_state;
 pub mod reviews;
 pub mod service_fields;
 pub mod services;
 pub mod support;
 pub mod users;
+
+/// Schemas of the resource modules that operations use only nested in others, registered
+/// with the document by [`crate::startup::documented_routes`].
+#[derive(utoipa::OpenApi)]
+#[openapi(components(schemas(
+    support::Format,
+    service_fields::Contact,
+    service_fields::CredentialsInput,
+    service_fields::CredentialsView,
+    readiness::CountsView,
+    readiness::ScoreView,
+    readiness::SectionScoreView,
+    readiness::BlockingView,
+    readiness::ReviewBrief,
+    readiness::ServiceSummary
+)))]
+pub struct Schemas;

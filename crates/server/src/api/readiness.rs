@@ -1,22 +1,20 @@
-//! Readiness (PRODUCT.md §3) per review, per service and for every service, served from the
-//! cache (see [`crate::readiness_cache`]).
-
-use std::collections::BTreeMap;
+//! Readiness (PRODUCT.md §3) per review, per service and for every service, as computed by
+//! [`crate::readiness`] and served from its cache.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
-use preflight_domain::{ItemState, Readiness, Score, ScoredItem, StateCounts, compute_readiness};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use preflight_domain::{ItemState, Readiness, Score, SectionScore, StateCounts, earliest};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::review_state::{self, LoadedReview};
 use crate::auth::{AuthUser, Role};
-use crate::db::entities::service;
+use crate::docs::problems;
 use crate::error::ApiResult;
-use crate::readiness_cache;
+use crate::readiness::{self, ReviewScore, ServiceScore, Timed, cache};
 use crate::state::AppState;
 
 /// Items by effective state.
@@ -181,8 +179,8 @@ fn blocking_of(review_id: Uuid, r: &Readiness) -> Vec<BlockingView> {
         .collect()
 }
 
-fn sections_of(r: &Readiness) -> Vec<SectionScoreView> {
-    r.sections
+fn sections_of(sections: &[SectionScore]) -> Vec<SectionScoreView> {
+    sections
         .iter()
         .map(|s| SectionScoreView {
             section: s.section.clone(),
@@ -191,119 +189,63 @@ fn sections_of(r: &Readiness) -> Vec<SectionScoreView> {
         .collect()
 }
 
-/// A value and the moment it stops being true by itself (for the cache).
-pub type Timed<T> = (T, Option<DateTime<Utc>>);
-
-fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-pub fn review_readiness(
-    lr: &LoadedReview,
-    now: DateTime<Utc>,
-) -> ApiResult<Timed<ReviewReadiness>> {
-    let r = compute_readiness(&lr.scored(now)?);
-    let view = ReviewReadiness {
-        review_id: lr.review.id,
-        service_id: lr.review.service_id,
-        title: lr.review.title.clone(),
-        checklist_id: lr.review.checklist_id,
-        checklist_version: lr.review.checklist_version,
-        ready: r.ready(),
-        overall: (&r.overall).into(),
-        sections: sections_of(&r),
-        blocking: blocking_of(lr.review.id, &r),
-        computed_at: now,
-    };
-    Ok((view, lr.next_change(now)?))
-}
-
-pub fn service_readiness(
-    svc: &service::Model,
-    reviews: &[LoadedReview],
-    now: DateTime<Utc>,
-) -> ApiResult<Timed<ServiceReadiness>> {
-    let mut all: Vec<ScoredItem> = Vec::new();
-    let mut blocking = Vec::new();
-    let mut briefs = Vec::new();
-    let mut until = None;
-    for lr in reviews {
-        let scored = lr.scored(now)?;
-        let r = compute_readiness(&scored);
-        blocking.extend(blocking_of(lr.review.id, &r));
-        briefs.push(ReviewBrief {
-            review_id: lr.review.id,
-            title: lr.review.title.clone(),
+impl ReviewReadiness {
+    fn of(score: &ReviewScore, computed_at: DateTime<Utc>) -> Self {
+        let (review, r) = (&score.review, &score.readiness);
+        Self {
+            review_id: review.id,
+            service_id: review.service_id,
+            title: review.title.clone(),
+            checklist_id: review.checklist_id,
+            checklist_version: review.checklist_version,
             ready: r.ready(),
-            ratio: r.overall.ratio,
-        });
-        all.extend(scored);
-        until = earliest(until, lr.next_change(now)?);
+            overall: (&r.overall).into(),
+            sections: sections_of(&r.sections),
+            blocking: blocking_of(review.id, r),
+            computed_at,
+        }
     }
-    let r = compute_readiness(&all);
-    let mut overall: ScoreView = (&r.overall).into();
-    if reviews.is_empty() {
-        overall.ratio = 0.0;
-        overall.ready = false;
+}
+
+impl ServiceReadiness {
+    fn of(score: &ServiceScore, computed_at: DateTime<Utc>) -> Self {
+        let r = &score.readiness;
+        let reviews = score.reviews.iter().zip(&r.reviews);
+        Self {
+            service_id: score.service.id,
+            name: score.service.name.clone(),
+            environment: score.service.environment.clone(),
+            ready: r.ready(),
+            overall: (&r.overall).into(),
+            sections: sections_of(&r.sections),
+            blocking: reviews
+                .clone()
+                .flat_map(|(review, rr)| blocking_of(review.id, rr))
+                .collect(),
+            reviews: reviews
+                .map(|(review, rr)| ReviewBrief {
+                    review_id: review.id,
+                    title: review.title.clone(),
+                    ready: rr.ready(),
+                    ratio: rr.overall.ratio,
+                })
+                .collect(),
+            computed_at,
+        }
     }
-    let view = ServiceReadiness {
-        service_id: svc.id,
-        name: svc.name.clone(),
-        environment: svc.environment.clone(),
-        ready: overall.ready,
-        overall,
-        sections: sections_of(&r),
-        blocking,
-        reviews: briefs,
-        computed_at: now,
-    };
-    Ok((view, until))
 }
 
-pub async fn compute_service<C: ConnectionTrait>(
-    db: &C,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> ApiResult<Timed<ServiceReadiness>> {
-    let svc = super::services::find(db, id).await?;
-    let mut by_service = review_state::load_many(db, Some(&[id])).await?;
-    let reviews = by_service.remove(&id).unwrap_or_default();
-    service_readiness(&svc, &reviews, now)
-}
-
-/// Every live service's readiness, by name.
-pub async fn compute_all<C: ConnectionTrait>(
-    db: &C,
-    now: DateTime<Utc>,
-) -> ApiResult<Vec<Timed<ServiceReadiness>>> {
-    let services = service::Entity::find()
-        .filter(service::Column::DeletedAt.is_null())
-        .order_by_asc(service::Column::Name)
-        .all(db)
-        .await?;
-    let mut by_service = review_state::load_many(db, None).await?;
-    services
-        .iter()
-        .map(|s| {
-            let reviews = by_service.remove(&s.id).unwrap_or_default();
-            service_readiness(s, &reviews, now)
-        })
-        .collect()
-}
-
-pub fn overview_of(all: &[Timed<ServiceReadiness>], now: DateTime<Utc>) -> Timed<Overview> {
+fn overview_of(all: &[Timed<ServiceScore>], now: DateTime<Utc>) -> Timed<Overview> {
     let mut until = None;
     let services: Vec<ServiceSummary> = all
         .iter()
-        .map(|(s, u)| {
+        .map(|(score, u)| {
             until = earliest(until, *u);
+            let s = ServiceReadiness::of(score, now);
             ServiceSummary {
                 service_id: s.service_id,
-                name: s.name.clone(),
-                environment: s.environment.clone(),
+                name: s.name,
+                environment: s.environment,
                 ready: s.ready,
                 ratio: s.overall.ratio,
                 counts: s.overall.counts,
@@ -325,10 +267,21 @@ pub fn overview_of(all: &[Timed<ServiceReadiness>], now: DateTime<Utc>) -> Timed
     )
 }
 
-#[utoipa::path(get, path = "/api/v1/reviews/{id}/readiness", tag = "readiness", security(("bearer" = [])),
+/// Readiness of a review, of a service and of every service.
+/// Each handler is routed together with its `#[utoipa::path]` operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(review))
+        .routes(routes!(service))
+        .routes(routes!(overview))
+}
+
+#[utoipa::path(get, path = "/reviews/{id}/readiness", operation_id = "get_review_readiness", tag = "readiness", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id")),
     responses((status = 200, description = "Readiness of the review", body = ReviewReadiness),
-        (status = 404, description = "No such review", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 404, response = problems::NotFound)))]
 pub async fn review(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -336,18 +289,21 @@ pub async fn review(
 ) -> ApiResult<Json<ReviewReadiness>> {
     auth.require_role(Role::Viewer)?;
     let db = &state.db;
-    let value = readiness_cache::cached(&state, &format!("review:{id}"), || async move {
-        let lr = review_state::load(db, id).await?;
-        review_readiness(&lr, Utc::now())
+    let value = cache::cached(&state, &format!("review:{id}"), || async move {
+        let now = Utc::now();
+        let (score, until) = readiness::review(db, id, now).await?;
+        ApiResult::Ok((ReviewReadiness::of(&score, now), until))
     })
     .await?;
     Ok(Json(value))
 }
 
-#[utoipa::path(get, path = "/api/v1/services/{id}/readiness", tag = "readiness", security(("bearer" = [])),
+#[utoipa::path(get, path = "/services/{id}/readiness", operation_id = "get_service_readiness", tag = "readiness", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Service id")),
     responses((status = 200, description = "Readiness of the service over all its reviews", body = ServiceReadiness),
-        (status = 404, description = "No such service", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 404, response = problems::NotFound)))]
 pub async fn service(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -355,34 +311,26 @@ pub async fn service(
 ) -> ApiResult<Json<ServiceReadiness>> {
     auth.require_role(Role::Viewer)?;
     let db = &state.db;
-    let value = readiness_cache::cached(&state, &format!("service:{id}"), || async move {
-        compute_service(db, id, Utc::now()).await
+    let value = cache::cached(&state, &format!("service:{id}"), || async move {
+        let now = Utc::now();
+        let (score, until) = readiness::service(db, id, now).await?;
+        ApiResult::Ok((ServiceReadiness::of(&score, now), until))
     })
     .await?;
     Ok(Json(value))
 }
 
-#[utoipa::path(get, path = "/api/v1/readiness", tag = "readiness", security(("bearer" = [])),
-    responses((status = 200, description = "Readiness of every service, by name", body = Overview)))]
+#[utoipa::path(get, path = "/readiness", operation_id = "get_readiness_overview", tag = "readiness", security(("bearer" = [])),
+    responses((status = 200, description = "Readiness of every service, by name", body = Overview),
+        (status = 401, response = problems::Unauthorized)))]
 pub async fn overview(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Overview>> {
     auth.require_role(Role::Viewer)?;
     let db = &state.db;
-    let value = readiness_cache::cached(&state, "overview", || async move {
+    let value = cache::cached(&state, "overview", || async move {
         let now = Utc::now();
-        let all = compute_all(db, now).await?;
-        Ok(overview_of(&all, now))
+        let all = readiness::all(db, now).await?;
+        ApiResult::Ok(overview_of(&all, now))
     })
     .await?;
     Ok(Json(value))
-}
-
-/// The `state` label of each item state in metrics (same spelling as the API).
-pub fn state_labels() -> BTreeMap<&'static str, ItemState> {
-    BTreeMap::from([
-        ("pending", ItemState::Pending),
-        ("passed", ItemState::Passed),
-        ("failed", ItemState::Failed),
-        ("waived", ItemState::Waived),
-        ("not_applicable", ItemState::NotApplicable),
-    ])
 }

@@ -10,23 +10,24 @@ use preflight_domain::{
     Action, Attestation, CheckSpec, Exclusion, Item, ItemState, RunResult, TransitionContext,
     TransitionError, Waiver, apply_action, effective_state, validate_transition,
 };
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::checklists::CheckUpdate;
 use super::etag::check_if_match;
-use super::review_state::{self, LoadedReview, check_of, record_of};
 use super::support::json_with_etag;
 use crate::auth::{AuthUser, Role};
-use crate::db::audit;
 use crate::db::entities::review_item;
+use crate::docs::problems;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::ApiJson;
-use crate::readiness_cache;
 use crate::state::AppState;
+use crate::store::StoreError;
+use crate::store::reviews::{self, LoadedReview, StateChange, check_of, re_attest_days, record_of};
+use crate::write::Write;
 
 /// Longest comment or reason kept.
 const MAX_TEXT: usize = 4000;
@@ -178,33 +179,29 @@ fn transition_problem(e: &TransitionError) -> ApiError {
     }
 }
 
-fn find_item<'a>(lr: &'a LoadedReview, key: &str) -> ApiResult<(&'a Item, &'a review_item::Model)> {
-    let not_found = || ApiError::not_found(format!("review {} has no item {key:?}", lr.review.id));
-    let row = lr.row(key).ok_or_else(not_found)?;
-    let item = lr.item(key).ok_or_else(not_found)?;
-    Ok((item, row))
+/// An item of a review (`/reviews/{id}/items/{key}`) and its check.
+/// Each handler is routed together with its `#[utoipa::path]` operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get, act))
+        .routes(routes!(put_check))
 }
 
-async fn current_row(state: &AppState, id: Uuid) -> ApiResult<review_item::Model> {
-    review_item::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no review item {id}")))
-}
-
-#[utoipa::path(get, path = "/api/v1/reviews/{id}/items/{key}", tag = "reviews", security(("bearer" = [])),
+#[utoipa::path(get, path = "/reviews/{id}/items/{key}", operation_id = "get_review_item", tag = "reviews", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id"),
         ("key" = String, Path, description = "Item key, URL-encoded (`/` as `%2F`)")),
     responses((status = 200, description = "The item; ETag carries its version", body = ReviewItemView),
-        (status = 404, description = "No such review or item", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 404, response = problems::NotFound)))]
 pub async fn get(
     State(state): State<AppState>,
     auth: AuthUser,
     Path((id, key)): Path<(Uuid, String)>,
 ) -> ApiResult<Response> {
     auth.require_role(Role::Viewer)?;
-    let lr = review_state::load(&state.db, id).await?;
-    let (item, row) = find_item(&lr, &key)?;
+    let lr = reviews::load(&state.db, id).await?;
+    let (item, row) = lr.find_item(&key)?;
     Ok(json_with_etag(
         StatusCode::OK,
         row.version,
@@ -212,17 +209,21 @@ pub async fn get(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/reviews/{id}/items/{key}", tag = "reviews", security(("bearer" = [])),
+#[utoipa::path(post, path = "/reviews/{id}/items/{key}", operation_id = "act_on_review_item", tag = "reviews", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id"),
         ("key" = String, Path, description = "Item key, URL-encoded (`/` as `%2F`)"),
         ("If-Match" = Option<String>, Header, description = "Item ETag; without it concurrent changes are applied one after the other")),
     request_body = ItemAction,
     responses((status = 200, description = "The item after the change", body = ReviewItemView),
-        (status = 403, description = "Viewers change nothing; only admins waive", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such review or item", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not allowed from the current state", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing comment or reason, expiry in the past", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound),
+        (status = 409, response = problems::Conflict),
+        (status = 412, response = problems::PreconditionFailed),
+        (status = 413, response = problems::PayloadTooLarge),
+        (status = 415, response = problems::UnsupportedMediaType),
+        (status = 422, response = problems::ValidationFailed)))]
 pub async fn act(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -240,18 +241,24 @@ pub async fn act(
         return Err(ApiError::validation("too long")
             .field("comment", format!("at most {MAX_TEXT} characters")));
     }
-    let lr = review_state::load(&state.db, id).await?;
-    let (item, first) = find_item(&lr, &key)?;
+    let lr = reviews::load(&state.db, id).await?;
+    let (item, first) = lr.find_item(&key)?;
     check_if_match(&headers, first.version)?;
     let strict = headers.contains_key(axum::http::header::IF_MATCH);
-    let action_name = body.name();
+    let audit_action = match body.name() {
+        "sign_off" => "review_item.sign_off",
+        "fail" => "review_item.fail",
+        "waive" => "review_item.waive",
+        "not_applicable" => "review_item.not_applicable",
+        _ => "review_item.reset",
+    };
     let comment = body.comment();
     let action = body.into_domain();
     let mut row = first.clone();
     for _ in 0..ATTEMPTS {
         let record = record_of(&row)?;
         let now = Utc::now();
-        let re_attest = row.re_attest_days.and_then(|d| u32::try_from(d).ok());
+        let re_attest = re_attest_days(&row);
         let from = effective_state(&record, re_attest, now);
         let ctx = TransitionContext {
             now,
@@ -259,51 +266,31 @@ pub async fn act(
         };
         validate_transition(from, &action, &ctx).map_err(|e| transition_problem(&e))?;
         let next = apply_action(&record, &action, &auth.email, now);
-        let to = effective_state(&next, re_attest, now);
-        let next_json = serde_json::to_value(&next).map_err(ApiError::internal)?;
-        let txn = state.db.begin().await?;
-        // The conditional UPDATE is the transaction's first statement, so on SQLite it takes
-        // the write lock (waiting on busy_timeout) instead of failing a read-to-write upgrade.
-        let result = review_item::Entity::update_many()
-            .col_expr(review_item::Column::Record, Expr::value(next_json.clone()))
-            .col_expr(review_item::Column::Version, Expr::value(row.version + 1))
-            .col_expr(review_item::Column::UpdatedAt, Expr::value(now))
-            .filter(review_item::Column::Id.eq(row.id))
-            .filter(review_item::Column::Version.eq(row.version))
-            .exec(&txn)
-            .await?;
-        if result.rows_affected == 0 {
-            txn.rollback().await?;
-            if strict {
-                return Err(ApiError::precondition_failed(
-                    "the item has changed since your read; fetch it again",
-                ));
+        let change = StateChange {
+            action: audit_action,
+            from,
+            to: effective_state(&next, re_attest, now),
+            next,
+            comment: comment.clone(),
+        };
+        let write = Write::changing_readiness(&state, auth.actor(), lr.review.service_id).await?;
+        match reviews::set_record(write.txn(), &row, change, now).await {
+            Ok(change) => write.commit(change).await?,
+            // Someone changed the item since it was read: with If-Match that is the client's
+            // precondition failing; without, the action applies to the item as it is now.
+            Err(StoreError::Changed(_)) => {
+                write.rollback().await?;
+                if strict {
+                    return Err(ApiError::precondition_failed(
+                        "the item has changed since your read; fetch it again",
+                    ));
+                }
+                row = reviews::item(&state.db, row.id).await?;
+                continue;
             }
-            row = current_row(&state, row.id).await?;
-            continue;
+            Err(e) => return Err(e.into()),
         }
-        audit::record(
-            &txn,
-            &auth.actor(),
-            audit::Entry {
-                action: match action_name {
-                    "sign_off" => "review_item.sign_off",
-                    "fail" => "review_item.fail",
-                    "waive" => "review_item.waive",
-                    "not_applicable" => "review_item.not_applicable",
-                    _ => "review_item.reset",
-                },
-                target_type: "review_item",
-                target_id: row.id.to_string(),
-                before: Some(serde_json::json!({"review_id": id, "key": key, "state": from, "record": record})),
-                after: Some(serde_json::json!({"review_id": id, "key": key, "state": to, "record": next_json})),
-                comment: comment.clone(),
-            },
-        )
-        .await?;
-        txn.commit().await?;
-        readiness_cache::after_write(&state, Some(lr.review.service_id)).await;
-        let updated = current_row(&state, row.id).await?;
+        let updated = reviews::item(&state.db, row.id).await?;
         return Ok(json_with_etag(
             StatusCode::OK,
             updated.version,
@@ -315,17 +302,21 @@ pub async fn act(
     ))
 }
 
-#[utoipa::path(put, path = "/api/v1/reviews/{id}/items/{key}/check", tag = "reviews", security(("bearer" = [])),
+#[utoipa::path(put, path = "/reviews/{id}/items/{key}/check", operation_id = "set_review_item_check", tag = "reviews", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id"),
         ("key" = String, Path, description = "Item key, URL-encoded (`/` as `%2F`)"),
         ("If-Match" = Option<String>, Header, description = "Item ETag")),
     request_body = CheckUpdate,
     responses((status = 200, description = "The item with its new check (or none)", body = ReviewItemView),
-        (status = 403, description = "Viewers cannot change checks", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such review or item", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Concurrent change", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid check", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound),
+        (status = 409, response = problems::Conflict),
+        (status = 412, response = problems::PreconditionFailed),
+        (status = 413, response = problems::PayloadTooLarge),
+        (status = 415, response = problems::UnsupportedMediaType),
+        (status = 422, response = problems::ValidationFailed)))]
 pub async fn put_check(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -335,46 +326,13 @@ pub async fn put_check(
 ) -> ApiResult<Response> {
     auth.require_write(Role::Editor)?;
     let check = body.resolve()?;
-    let lr = review_state::load(&state.db, id).await?;
-    let (item, row) = find_item(&lr, &key)?;
+    let lr = reviews::load(&state.db, id).await?;
+    let (item, row) = lr.find_item(&key)?;
     check_if_match(&headers, row.version)?;
-    let before = check_of(row)?.map(|c| c.to_definition());
-    let after = check.as_ref().map(CheckSpec::to_definition);
-    let value = check
-        .as_ref()
-        .map(serde_json::to_value)
-        .transpose()
-        .map_err(ApiError::internal)?;
-    let txn = state.db.begin().await?;
-    let result = review_item::Entity::update_many()
-        .col_expr(review_item::Column::CheckSpec, Expr::value(value))
-        .col_expr(review_item::Column::Version, Expr::value(row.version + 1))
-        .col_expr(review_item::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(review_item::Column::Id.eq(row.id))
-        .filter(review_item::Column::Version.eq(row.version))
-        .exec(&txn)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(ApiError::conflict(
-            "the item was changed concurrently; fetch it again",
-        ));
-    }
-    audit::record(
-        &txn,
-        &auth.actor(),
-        audit::Entry {
-            action: "review_item.check",
-            target_type: "review_item",
-            target_id: row.id.to_string(),
-            before: Some(serde_json::json!({"review_id": id, "key": key, "check": before})),
-            after: Some(serde_json::json!({"review_id": id, "key": key, "check": after})),
-            comment: None,
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    readiness_cache::after_write(&state, Some(lr.review.service_id)).await;
-    let updated = current_row(&state, row.id).await?;
+    let write = Write::changing_readiness(&state, auth.actor(), lr.review.service_id).await?;
+    let change = reviews::set_check(write.txn(), row, check.as_ref()).await?;
+    write.commit(change).await?;
+    let updated = reviews::item(&state.db, row.id).await?;
     Ok(json_with_etag(
         StatusCode::OK,
         updated.version,

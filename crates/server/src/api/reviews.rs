@@ -8,28 +8,26 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use preflight_domain::{ItemRecord, ItemReport, ItemState, to_markdown_with_state};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
-};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::checklists::{SectionView, document_of};
+use super::checklists::SectionView;
 use super::etag::check_if_match;
 use super::review_items::{ReviewItemView, item_view};
-use super::review_state::{self, LoadedReview, record_of};
 use super::support::{FormatParam, json_with_etag, markdown_response, wants_markdown};
 use crate::auth::{AuthUser, Role};
-use crate::db::audit;
-use crate::db::entities::{checklist, review, review_item};
+use crate::db::entities::review;
+use crate::docs::problems;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::ApiJson;
 use crate::http::pagination::{Page, PageParams};
-use crate::readiness_cache;
 use crate::state::AppState;
+use crate::store::reviews::{self, LoadedReview, record_of};
+use crate::store::{StoreError, checklists, services};
+use crate::write::Write;
 
 /// A review in lists.
 #[derive(Debug, Serialize, ToSchema)]
@@ -102,10 +100,21 @@ pub struct AttachChecklist {
     pub title: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/services/{id}/reviews", tag = "reviews", security(("bearer" = [])),
+/// A service's reviews (`/services/{id}/reviews`) and `/reviews/{id}`.
+/// Each handler is routed together with its `#[utoipa::path]` operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, attach))
+        .routes(routes!(get, delete))
+}
+
+#[utoipa::path(get, path = "/services/{id}/reviews", operation_id = "list_service_reviews", tag = "reviews", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Service id"), PageParams),
     responses((status = 200, description = "Reviews of the service, oldest first", body = Page<ReviewSummary>),
-        (status = 404, description = "No such service", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 404, response = problems::NotFound),
+        (status = 422, response = problems::ValidationFailed)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -114,14 +123,8 @@ pub async fn list(
 ) -> ApiResult<Json<Page<ReviewSummary>>> {
     auth.require_role(Role::Viewer)?;
     let (page, per_page) = params.resolve()?;
-    super::services::find(&state.db, id).await?;
-    let paginator = review::Entity::find()
-        .filter(review::Column::ServiceId.eq(id))
-        .filter(review::Column::DeletedAt.is_null())
-        .order_by_asc(review::Column::CreatedAt)
-        .paginate(&state.db, per_page);
-    let total = paginator.num_items().await?;
-    let items = paginator.fetch_page(page - 1).await?;
+    services::find(&state.db, id).await?;
+    let (items, total) = reviews::list(&state.db, id, page, per_page).await?;
     Ok(Json(Page {
         items: items.iter().map(Into::into).collect(),
         page,
@@ -130,14 +133,18 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/services/{id}/reviews", tag = "reviews", security(("bearer" = [])),
+#[utoipa::path(post, path = "/services/{id}/reviews", operation_id = "attach_checklist", tag = "reviews", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Service id")),
     request_body = AttachChecklist,
     responses((status = 201, description = "Attached: a copy of the current template version", body = ReviewView),
-        (status = 403, description = "Viewers cannot attach checklists", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such service", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The checklist is already attached", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown checklist", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound),
+        (status = 409, response = problems::Conflict),
+        (status = 413, response = problems::PayloadTooLarge),
+        (status = 415, response = problems::UnsupportedMediaType),
+        (status = 422, response = problems::ValidationFailed)))]
 pub async fn attach(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -145,17 +152,16 @@ pub async fn attach(
     ApiJson(body): ApiJson<AttachChecklist>,
 ) -> ApiResult<Response> {
     auth.require_write(Role::Editor)?;
-    super::services::find(&state.db, service_id).await?;
-    let template = checklist::Entity::find_by_id(body.checklist_id)
-        .filter(checklist::Column::ArchivedAt.is_null())
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| {
-            ApiError::validation("unknown checklist").field(
+    services::find(&state.db, service_id).await?;
+    let template = match checklists::find(&state.db, body.checklist_id).await {
+        Err(StoreError::NotFound(_)) => {
+            return Err(ApiError::validation("unknown checklist").field(
                 "checklist_id",
                 format!("no checklist {}", body.checklist_id),
-            )
-        })?;
+            ));
+        }
+        found => found?,
+    };
     let title = match body.title.as_deref().map(str::trim) {
         Some(t) if t.is_empty() || t.chars().count() > 200 => {
             return Err(
@@ -165,84 +171,18 @@ pub async fn attach(
         Some(t) => t.to_owned(),
         None => template.name.clone(),
     };
-    let doc = document_of(&template)?;
-    let empty_record = serde_json::to_value(ItemRecord::default()).map_err(ApiError::internal)?;
-    let now = Utc::now();
-    let id = Uuid::now_v7();
-    let txn = state.db.begin().await?;
-    let existing = review::Entity::find()
-        .filter(review::Column::ServiceId.eq(service_id))
-        .filter(review::Column::ChecklistId.eq(template.id))
-        .filter(review::Column::DeletedAt.is_null())
-        .one(&txn)
-        .await?;
-    if let Some(r) = existing {
-        return Err(ApiError::conflict(format!(
-            "this checklist is already attached to the service as review {}; delete that review to start over",
-            r.id
-        )));
-    }
-    review::ActiveModel {
-        id: Set(id),
-        service_id: Set(service_id),
-        checklist_id: Set(template.id),
-        checklist_version: Set(template.version),
-        title: Set(title),
-        document: Set(template.document.clone()),
-        version: Set(1),
-        created_by: Set(Some(auth.email.clone())),
-        created_at: Set(now),
-        updated_at: Set(now),
-        deleted_at: Set(None),
-    }
-    .insert(&txn)
-    .await?;
-    let mut rows = Vec::with_capacity(doc.items.len());
-    for (position, item) in doc.items.iter().enumerate() {
-        rows.push(review_item::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            review_id: Set(id),
-            key: Set(item.key.clone()),
-            position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
-            check_spec: Set(item
-                .check
-                .as_ref()
-                .map(serde_json::to_value)
-                .transpose()
-                .map_err(ApiError::internal)?),
-            re_attest_days: Set(item.re_attest_days.and_then(|d| i32::try_from(d).ok())),
-            requires_comment: Set(item.requires_comment),
-            record: Set(empty_record.clone()),
-            version: Set(1),
-            updated_at: Set(now),
-        });
-    }
-    // Chunks keep every statement well under the backends' bind-parameter limits.
-    while !rows.is_empty() {
-        let rest = rows.split_off(rows.len().min(100));
-        review_item::Entity::insert_many(std::mem::replace(&mut rows, rest))
-            .exec(&txn)
-            .await?;
-    }
-    audit::record(
-        &txn,
-        &auth.actor(),
-        audit::Entry {
-            action: "review.create",
-            target_type: "review",
-            target_id: id.to_string(),
-            before: None,
-            after: Some(
-                serde_json::json!({"service_id": service_id, "checklist_id": template.id,
-                "checklist_version": template.version, "items": doc.items.len()}),
-            ),
-            comment: None,
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    readiness_cache::after_write(&state, Some(service_id)).await;
-    let lr = review_state::load(&state.db, id).await?;
+    let doc = checklists::document_of(&template)?;
+    let attach = reviews::Attach {
+        service_id,
+        template: &template,
+        doc: &doc,
+        title,
+        created_by: auth.email.clone(),
+    };
+    let write = Write::changing_readiness(&state, auth.actor(), service_id).await?;
+    let change = reviews::attach(write.txn(), attach).await?;
+    let id = write.commit(change).await?;
+    let lr = reviews::load(&state.db, id).await?;
     let mut res = json_with_etag(
         StatusCode::CREATED,
         lr.review.version,
@@ -286,11 +226,13 @@ pub fn report(record: &ItemRecord, state: ItemState) -> Option<ItemReport> {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/reviews/{id}", tag = "reviews", security(("bearer" = [])),
+#[utoipa::path(get, path = "/reviews/{id}", operation_id = "get_review", tag = "reviews", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id"), FormatParam),
     responses((status = 200, description = "The review with every item's state (the JSON export)", body = ReviewView, content_type = "application/json"),
         (status = 200, description = "Markdown export: `[x]` for passed and waived items, a trailing note with state, who and when", body = String, content_type = "text/markdown"),
-        (status = 404, description = "No such review", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 404, response = problems::NotFound)))]
 pub async fn get(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -299,7 +241,7 @@ pub async fn get(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     auth.require_role(Role::Viewer)?;
-    let lr = review_state::load(&state.db, id).await?;
+    let lr = reviews::load(&state.db, id).await?;
     let now = Utc::now();
     if wants_markdown(&headers, format.format) {
         let mut reports = std::collections::HashMap::new();
@@ -320,13 +262,16 @@ pub async fn get(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/reviews/{id}", tag = "reviews", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/reviews/{id}", operation_id = "delete_review", tag = "reviews", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id"),
         ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
     responses((status = 204, description = "Detached (soft: the audit trail keeps its history)"),
-        (status = 403, description = "Viewers cannot detach", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such review", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound),
+        (status = 409, response = problems::Conflict),
+        (status = 412, response = problems::PreconditionFailed)))]
 pub async fn delete(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -334,36 +279,10 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     auth.require_write(Role::Editor)?;
-    let lr = review_state::load(&state.db, id).await?;
+    let lr = reviews::load(&state.db, id).await?;
     check_if_match(&headers, lr.review.version)?;
-    let txn = state.db.begin().await?;
-    let result = review::Entity::update_many()
-        .col_expr(review::Column::DeletedAt, Expr::value(Utc::now()))
-        .col_expr(review::Column::Version, Expr::value(lr.review.version + 1))
-        .filter(review::Column::Id.eq(id))
-        .filter(review::Column::Version.eq(lr.review.version))
-        .filter(review::Column::DeletedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(ApiError::conflict(
-            "the review was changed concurrently; fetch it again",
-        ));
-    }
-    audit::record(
-        &txn,
-        &auth.actor(),
-        audit::Entry {
-            action: "review.delete",
-            target_type: "review",
-            target_id: id.to_string(),
-            before: Some(serde_json::json!({"service_id": lr.review.service_id, "checklist_id": lr.review.checklist_id, "title": lr.review.title})),
-            after: None,
-            comment: None,
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    readiness_cache::after_write(&state, Some(lr.review.service_id)).await;
+    let write = Write::changing_readiness(&state, auth.actor(), lr.review.service_id).await?;
+    let change = reviews::delete(write.txn(), &lr.review).await?;
+    write.commit(change).await?;
     Ok(StatusCode::NO_CONTENT)
 }

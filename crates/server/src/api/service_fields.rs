@@ -1,6 +1,7 @@
-//! Service request/response shapes, their validation, and the encrypted fields (incident
-//! contacts, probe credentials): encrypted with the platform keyring, bound to their row by
-//! associated data, and credentials never returned after they are saved.
+//! Service request/response shapes and their validation; what is sealed in the encrypted
+//! fields (incident contacts, probe credentials) and shown of them: credentials are never
+//! returned after they are saved. The encryption itself is the store's
+//! ([`crate::store::services::seal`]).
 
 use std::collections::BTreeMap;
 
@@ -8,11 +9,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::db::encrypted::aad;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::store::services::{Sealed, SealedCredentials, open, seal};
 
-pub const TABLE: &str = "services";
 const MAX_CONTACTS: usize = 50;
 const MAX_HEADERS: usize = 20;
 const MAX_OWNERS: usize = 50;
@@ -187,27 +187,19 @@ pub fn seal_contacts(
     if contacts.is_empty() {
         return Ok(None);
     }
-    let json = serde_json::to_string(contacts).map_err(ApiError::internal)?;
-    state
-        .keyring
-        .encrypt_str(&json, &aad(TABLE, "contacts", id))
-        .map(Some)
-        .map_err(ApiError::internal)
+    Ok(Some(seal(&state.keyring, id, Sealed::Contacts, contacts)?))
 }
 
-/// Encrypts credentials for row `id`; returns the ciphertext and the header names.
+/// Encrypts credentials for row `id`, with the header names reads may show.
 pub fn seal_credentials(
     state: &AppState,
     id: Uuid,
     creds: &CredentialsInput,
-) -> ApiResult<(String, serde_json::Value)> {
-    let json = serde_json::to_string(creds).map_err(ApiError::internal)?;
-    let sealed = state
-        .keyring
-        .encrypt_str(&json, &aad(TABLE, "credentials", id))
-        .map_err(ApiError::internal)?;
-    let names: Vec<&String> = creds.headers.keys().collect();
-    Ok((sealed, serde_json::json!(names)))
+) -> ApiResult<SealedCredentials> {
+    Ok(SealedCredentials {
+        sealed: seal(&state.keyring, id, Sealed::Credentials, creds)?,
+        header_names: creds.headers.keys().cloned().collect(),
+    })
 }
 
 /// Decrypts contacts; `None` when they cannot be decrypted with the configured keys (logged).
@@ -215,12 +207,7 @@ pub fn open_contacts(state: &AppState, id: Uuid, sealed: Option<&str>) -> Option
     let Some(sealed) = sealed else {
         return Some(Vec::new());
     };
-    let opened = state
-        .keyring
-        .decrypt_str(sealed, &aad(TABLE, "contacts", id))
-        .map_err(|e| e.to_string())
-        .and_then(|json| serde_json::from_str(&json).map_err(|e| e.to_string()));
-    match opened {
+    match open(&state.keyring, id, Sealed::Contacts, sealed) {
         Ok(c) => Some(c),
         Err(error) => {
             tracing::warn!(service = %id, %error, "incident contacts cannot be decrypted; is ENCRYPTION_KEY_PREVIOUS missing?");

@@ -1,23 +1,17 @@
 //! Services: `/api/v1/services`. Editors register and change them; deletion is soft and
 //! audited. Contacts and credentials are encrypted at rest (see [`super::service_fields`]).
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query as SqlQuery};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
-};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::checklists::like_escape;
 use super::etag::check_if_match;
 use super::service_fields::{
     Contact, CredentialsInput, CredentialsView, credentials_view, double_option, open_contacts,
@@ -26,13 +20,14 @@ use super::service_fields::{
 };
 use super::support::json_with_etag;
 use crate::auth::{AuthUser, Role};
-use crate::db::audit;
-use crate::db::entities::{service, service_owner};
-use crate::error::{ApiError, ApiResult};
+use crate::db::entities::service;
+use crate::docs::problems;
+use crate::error::ApiResult;
 use crate::http::extract::ApiJson;
 use crate::http::pagination::Page;
-use crate::readiness_cache;
 use crate::state::AppState;
+use crate::store::services;
+use crate::write::Write;
 
 /// A service as the API shows it: contacts decrypted, credentials masked.
 #[derive(Debug, Serialize, ToSchema)]
@@ -103,25 +98,6 @@ pub struct ListParams {
     pub owner: Option<String>,
 }
 
-async fn owners_of<C: ConnectionTrait>(
-    db: &C,
-    ids: &[Uuid],
-) -> ApiResult<HashMap<Uuid, Vec<String>>> {
-    let mut out: HashMap<Uuid, Vec<String>> = HashMap::new();
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    let rows = service_owner::Entity::find()
-        .filter(service_owner::Column::ServiceId.is_in(ids.iter().copied()))
-        .order_by_asc(service_owner::Column::Owner)
-        .all(db)
-        .await?;
-    for r in rows {
-        out.entry(r.service_id).or_default().push(r.owner);
-    }
-    Ok(out)
-}
-
 fn view(state: &AppState, m: service::Model, owners: Vec<String>) -> ServiceView {
     ServiceView {
         contacts: open_contacts(state, m.id, m.contacts.as_deref()),
@@ -138,59 +114,25 @@ fn view(state: &AppState, m: service::Model, owners: Vec<String>) -> ServiceView
     }
 }
 
-pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> ApiResult<service::Model> {
-    service::Entity::find_by_id(id)
-        .filter(service::Column::DeletedAt.is_null())
-        .one(db)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no service {id}")))
+/// Trimmed; empty is none.
+fn clean(text: Option<String>) -> Option<String> {
+    text.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty())
 }
 
-async fn name_taken<C: ConnectionTrait>(db: &C, name: &str, except: Option<Uuid>) -> ApiResult<()> {
-    let mut q = service::Entity::find()
-        .filter(service::Column::Name.eq(name))
-        .filter(service::Column::DeletedAt.is_null());
-    if let Some(id) = except {
-        q = q.filter(service::Column::Id.ne(id));
-    }
-    if q.one(db).await?.is_some() {
-        return Err(ApiError::conflict(format!(
-            "a service named {name:?} already exists"
-        )));
-    }
-    Ok(())
+/// `/services` and `/services/{id}`.
+/// Each handler is routed together with its `#[utoipa::path]` operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get, update, delete))
 }
 
-async fn set_owners<C: ConnectionTrait>(db: &C, id: Uuid, owners: &[String]) -> ApiResult<()> {
-    service_owner::Entity::delete_many()
-        .filter(service_owner::Column::ServiceId.eq(id))
-        .exec(db)
-        .await?;
-    if owners.is_empty() {
-        return Ok(());
-    }
-    let rows = owners.iter().map(|o| service_owner::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        service_id: Set(id),
-        owner: Set(o.clone()),
-    });
-    service_owner::Entity::insert_many(rows).exec(db).await?;
-    Ok(())
-}
-
-/// What the audit log records about a service: never contact details or credential values.
-fn audit_shape(m: &service::Model, owners: &[String]) -> serde_json::Value {
-    serde_json::json!({
-        "name": m.name, "environment": m.environment, "base_url": m.base_url,
-        "owners": owners, "contacts_configured": m.contacts.is_some(),
-        "credentials_configured": m.credentials.is_some(),
-        "credential_headers": m.credential_headers, "version": m.version,
-    })
-}
-
-#[utoipa::path(get, path = "/api/v1/services", tag = "services", security(("bearer" = [])),
+#[utoipa::path(get, path = "/services", operation_id = "list_services", tag = "services", security(("bearer" = [])),
     params(ListParams),
-    responses((status = 200, description = "Services by name", body = Page<ServiceView>)))]
+    responses((status = 200, description = "Services by name", body = Page<ServiceView>),
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 422, response = problems::ValidationFailed)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -202,56 +144,18 @@ pub async fn list(
         per_page: params.per_page,
     }
     .resolve()?;
-    let mut q = service::Entity::find()
-        .filter(service::Column::DeletedAt.is_null())
-        .order_by_asc(service::Column::Name);
-    if let Some(name) = params
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-    {
-        q = q.filter(
-            Expr::expr(Func::lower(Expr::col(service::Column::Name))).like(
-                LikeExpr::new(format!("%{}%", like_escape(&name.to_lowercase()))).escape('\\'),
-            ),
-        );
+    fn given(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|v| !v.is_empty())
     }
-    if let Some(env) = params
-        .environment
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-    {
-        q = q.filter(service::Column::Environment.eq(env.to_lowercase()));
-    }
-    if let Some(owner) = params
-        .owner
-        .as_deref()
-        .map(str::trim)
-        .filter(|o| !o.is_empty())
-    {
-        q = q.filter(
-            service::Column::Id.in_subquery(
-                SqlQuery::select()
-                    .column(service_owner::Column::ServiceId)
-                    .from(service_owner::Entity)
-                    .and_where(Expr::col(service_owner::Column::Owner).eq(owner))
-                    .to_owned(),
-            ),
-        );
-    }
-    let paginator = q.paginate(&state.db, per_page);
-    let total = paginator.num_items().await?;
-    let rows = paginator.fetch_page(page - 1).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let mut owners = owners_of(&state.db, &ids).await?;
+    let filter = services::Filter {
+        name: given(&params.name),
+        environment: given(&params.environment),
+        owner: given(&params.owner),
+    };
+    let (rows, total) = services::list(&state.db, &filter, page, per_page).await?;
     let items = rows
         .into_iter()
-        .map(|m| {
-            let o = owners.remove(&m.id).unwrap_or_default();
-            view(&state, m, o)
-        })
+        .map(|(m, owners)| view(&state, m, owners))
         .collect();
     Ok(Json(Page {
         items,
@@ -261,12 +165,16 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/services", tag = "services", security(("bearer" = [])),
+#[utoipa::path(post, path = "/services", operation_id = "create_service", tag = "services", security(("bearer" = [])),
     request_body = CreateService,
     responses((status = 201, description = "Registered", body = ServiceView),
-        (status = 403, description = "Viewers cannot register services", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Name already taken", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 409, response = problems::Conflict),
+        (status = 413, response = problems::PayloadTooLarge),
+        (status = 415, response = problems::UnsupportedMediaType),
+        (status = 422, response = problems::ValidationFailed)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -282,52 +190,23 @@ pub async fn create(
         validate_credentials(c)?;
     }
     let id = Uuid::now_v7();
-    let sealed_contacts = seal_contacts(&state, id, &contacts)?;
-    let (sealed_creds, header_names) = match &body.credentials {
-        Some(c) => {
-            let (s, n) = seal_credentials(&state, id, c)?;
-            (Some(s), Some(n))
-        }
-        None => (None, None),
+    let new = services::NewService {
+        id,
+        name,
+        environment,
+        base_url,
+        description: clean(body.description),
+        owners,
+        contacts: seal_contacts(&state, id, &contacts)?,
+        credentials: body
+            .credentials
+            .as_ref()
+            .map(|c| seal_credentials(&state, id, c))
+            .transpose()?,
     };
-    let now = Utc::now();
-    let txn = state.db.begin().await?;
-    name_taken(&txn, &name, None).await?;
-    let created = service::ActiveModel {
-        id: Set(id),
-        name: Set(name),
-        environment: Set(environment),
-        base_url: Set(base_url),
-        description: Set(body
-            .description
-            .map(|d| d.trim().to_owned())
-            .filter(|d| !d.is_empty())),
-        contacts: Set(sealed_contacts),
-        credentials: Set(sealed_creds),
-        credential_headers: Set(header_names),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        deleted_at: Set(None),
-    }
-    .insert(&txn)
-    .await?;
-    set_owners(&txn, id, &owners).await?;
-    audit::record(
-        &txn,
-        &auth.actor(),
-        audit::Entry {
-            action: "service.create",
-            target_type: "service",
-            target_id: id.to_string(),
-            before: None,
-            after: Some(audit_shape(&created, &owners)),
-            comment: None,
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    readiness_cache::after_write(&state, Some(id)).await;
+    let write = Write::changing_readiness(&state, auth.actor(), id).await?;
+    let change = services::insert(write.txn(), new).await?;
+    let (created, owners) = write.commit(change).await?;
     let version = created.version;
     let mut res = json_with_etag(StatusCode::CREATED, version, view(&state, created, owners));
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/services/{id}")) {
@@ -336,21 +215,20 @@ pub async fn create(
     Ok(res)
 }
 
-#[utoipa::path(get, path = "/api/v1/services/{id}", tag = "services", security(("bearer" = [])),
+#[utoipa::path(get, path = "/services/{id}", operation_id = "get_service", tag = "services", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Service id")),
     responses((status = 200, description = "The service; ETag carries its version", body = ServiceView),
-        (status = 404, description = "No such service", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 404, response = problems::NotFound)))]
 pub async fn get(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Response> {
     auth.require_role(Role::Viewer)?;
-    let m = find(&state.db, id).await?;
-    let owners = owners_of(&state.db, &[id])
-        .await?
-        .remove(&id)
-        .unwrap_or_default();
+    let m = services::find(&state.db, id).await?;
+    let owners = services::owners(&state.db, id).await?;
     Ok(json_with_etag(
         StatusCode::OK,
         m.version,
@@ -358,16 +236,20 @@ pub async fn get(
     ))
 }
 
-#[utoipa::path(patch, path = "/api/v1/services/{id}", tag = "services", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/services/{id}", operation_id = "update_service", tag = "services", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Service id"),
         ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
     request_body = UpdateService,
     responses((status = 200, description = "Updated", body = ServiceView),
-        (status = 403, description = "Viewers cannot change services", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such service", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Name taken or concurrent update", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound),
+        (status = 409, response = problems::Conflict),
+        (status = 412, response = problems::PreconditionFailed),
+        (status = 413, response = problems::PayloadTooLarge),
+        (status = 415, response = problems::UnsupportedMediaType),
+        (status = 422, response = problems::ValidationFailed)))]
 pub async fn update(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -376,96 +258,60 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateService>,
 ) -> ApiResult<Response> {
     auth.require_write(Role::Editor)?;
-    let current = find(&state.db, id).await?;
+    let current = services::find(&state.db, id).await?;
     check_if_match(&headers, current.version)?;
-    let current_owners = owners_of(&state.db, &[id])
-        .await?
-        .remove(&id)
-        .unwrap_or_default();
-    let mut active: service::ActiveModel = current.clone().into();
+    let current_owners = services::owners(&state.db, id).await?;
+    // Validated field by field in the order of the body's documentation.
     let name = body.name.as_deref().map(validate_name).transpose()?;
-    if let Some(n) = &name {
-        active.name = Set(n.clone());
-    }
-    if let Some(env) = &body.environment {
-        active.environment = Set(validate_environment(env)?);
-    }
-    if let Some(url) = body.base_url {
-        active.base_url = Set(validate_base_url(url)?);
-    }
-    if let Some(d) = body.description {
-        active.description = Set(d.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()));
-    }
+    let environment = body
+        .environment
+        .as_deref()
+        .map(validate_environment)
+        .transpose()?;
+    let base_url = body.base_url.map(validate_base_url).transpose()?;
+    let description = body.description.map(clean);
     let owners = body.owners.map(validate_owners).transpose()?;
-    if let Some(contacts) = body.contacts {
-        active.contacts = Set(seal_contacts(&state, id, &validate_contacts(contacts)?)?);
-    }
-    match body.credentials {
+    let contacts = body
+        .contacts
+        .map(|c| seal_contacts(&state, id, &validate_contacts(c)?))
+        .transpose()?;
+    let credentials = match body.credentials {
         Some(Some(c)) => {
             validate_credentials(&c)?;
-            let (sealed, names) = seal_credentials(&state, id, &c)?;
-            active.credentials = Set(Some(sealed));
-            active.credential_headers = Set(Some(names));
+            Some(Some(seal_credentials(&state, id, &c)?))
         }
-        Some(None) => {
-            active.credentials = Set(None);
-            active.credential_headers = Set(None);
-        }
-        None => {}
-    }
-    active.version = Set(current.version + 1);
-    active.updated_at = Set(Utc::now());
-    let txn = state.db.begin().await?;
-    if let Some(n) = &name {
-        name_taken(&txn, n, Some(id)).await?;
-    }
-    // Compare-and-set on the version: a concurrent writer makes this touch no row.
-    let result = service::Entity::update_many()
-        .set(active)
-        .filter(service::Column::Id.eq(id))
-        .filter(service::Column::Version.eq(current.version))
-        .filter(service::Column::DeletedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(ApiError::conflict(
-            "the service was changed concurrently; fetch it again",
-        ));
-    }
-    if let Some(o) = &owners {
-        set_owners(&txn, id, o).await?;
-    }
-    let updated = find(&txn, id).await?;
-    let new_owners = owners.unwrap_or_else(|| current_owners.clone());
-    audit::record(
-        &txn,
-        &auth.actor(),
-        audit::Entry {
-            action: "service.update",
-            target_type: "service",
-            target_id: id.to_string(),
-            before: Some(audit_shape(&current, &current_owners)),
-            after: Some(audit_shape(&updated, &new_owners)),
-            comment: None,
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    readiness_cache::after_write(&state, Some(id)).await;
+        Some(None) => Some(None),
+        None => None,
+    };
+    let changes = services::Changes {
+        name,
+        environment,
+        base_url,
+        description,
+        owners,
+        contacts,
+        credentials,
+    };
+    let write = Write::changing_readiness(&state, auth.actor(), id).await?;
+    let change = services::update(write.txn(), &current, &current_owners, changes).await?;
+    let (updated, owners) = write.commit(change).await?;
     Ok(json_with_etag(
         StatusCode::OK,
         updated.version,
-        view(&state, updated, new_owners),
+        view(&state, updated, owners),
     ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/services/{id}", tag = "services", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/services/{id}", operation_id = "delete_service", tag = "services", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Service id"),
         ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
     responses((status = 204, description = "Deleted (soft: kept for the audit trail, hidden everywhere)"),
-        (status = 403, description = "Viewers cannot delete services", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such service", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound),
+        (status = 409, response = problems::Conflict),
+        (status = 412, response = problems::PreconditionFailed)))]
 pub async fn delete(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -473,40 +319,11 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     auth.require_write(Role::Editor)?;
-    let current = find(&state.db, id).await?;
+    let current = services::find(&state.db, id).await?;
     check_if_match(&headers, current.version)?;
-    let owners = owners_of(&state.db, &[id])
-        .await?
-        .remove(&id)
-        .unwrap_or_default();
-    let txn = state.db.begin().await?;
-    let result = service::Entity::update_many()
-        .col_expr(service::Column::DeletedAt, Expr::value(Utc::now()))
-        .col_expr(service::Column::Version, Expr::value(current.version + 1))
-        .filter(service::Column::Id.eq(id))
-        .filter(service::Column::Version.eq(current.version))
-        .filter(service::Column::DeletedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(ApiError::conflict(
-            "the service was changed concurrently; fetch it again",
-        ));
-    }
-    audit::record(
-        &txn,
-        &auth.actor(),
-        audit::Entry {
-            action: "service.delete",
-            target_type: "service",
-            target_id: id.to_string(),
-            before: Some(audit_shape(&current, &owners)),
-            after: None,
-            comment: None,
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    readiness_cache::after_write(&state, Some(id)).await;
+    let owners = services::owners(&state.db, id).await?;
+    let write = Write::changing_readiness(&state, auth.actor(), id).await?;
+    let change = services::delete(write.txn(), &current, &owners).await?;
+    write.commit(change).await?;
     Ok(StatusCode::NO_CONTENT)
 }

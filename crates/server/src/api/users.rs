@@ -5,23 +5,23 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
-};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::etag::check_if_match;
 use super::support::json_with_etag;
 use crate::auth::{AuthUser, Role};
-use crate::db::audit;
 use crate::db::entities::user;
+use crate::docs::problems;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::ApiJson;
 use crate::http::pagination::{Page, PageParams};
 use crate::state::AppState;
+use crate::store::users::{self, NewPassword, NewUser, PasswordError};
+use crate::write::Write;
 
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Serialize, ToSchema)]
@@ -89,28 +89,33 @@ pub fn validate_email(email: &str) -> Result<String, ApiError> {
     }
 }
 
-pub fn validate_password(password: &str) -> Result<(), ApiError> {
-    if let Some(why) = preflight_security::is_weak_password(password) {
-        return Err(ApiError::validation("invalid user").field("password", why));
-    }
-    Ok(())
-}
-
-async fn hash(password: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || preflight_security::hash_password(&password))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
+/// Checks and hashes a new password: the same path as `preflight admin reset-password`.
+async fn new_password(password: String) -> ApiResult<NewPassword> {
+    NewPassword::new(password).await.map_err(|e| match e {
+        PasswordError::Weak(why) => ApiError::validation("invalid user").field("password", why),
+        PasswordError::Hashing(_) => ApiError::internal(e),
+    })
 }
 
 fn with_etag(status: StatusCode, u: user::Model) -> Response {
     json_with_etag(status, u.version, UserView::from(u))
 }
 
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+/// `/users` and `/users/{id}`.
+/// Each handler is routed together with its `#[utoipa::path]` operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get, update, delete))
+}
+
+#[utoipa::path(get, path = "/users", operation_id = "list_users", tag = "users", security(("bearer" = [])),
     params(PageParams),
     responses((status = 200, description = "Users, by email", body = Page<UserView>),
-        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 422, response = problems::ValidationFailed)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -118,11 +123,7 @@ pub async fn list(
 ) -> ApiResult<Json<Page<UserView>>> {
     auth.require_role(Role::Admin)?;
     let (page, per_page) = params.resolve()?;
-    let paginator = user::Entity::find()
-        .order_by_asc(user::Column::Email)
-        .paginate(&state.db, per_page);
-    let total = paginator.num_items().await?;
-    let items = paginator.fetch_page(page - 1).await?;
+    let (items, total) = users::list(&state.db, page, per_page).await?;
     Ok(Json(Page {
         items: items.into_iter().map(Into::into).collect(),
         page,
@@ -131,12 +132,16 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+#[utoipa::path(post, path = "/users", operation_id = "create_user", tag = "users", security(("bearer" = [])),
     request_body = CreateUser,
     responses((status = 201, description = "Created", body = UserView),
-        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Email already registered", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid email, weak password", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 409, response = problems::Conflict),
+        (status = 413, response = problems::PayloadTooLarge),
+        (status = 415, response = problems::UnsupportedMediaType),
+        (status = 422, response = problems::ValidationFailed)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -144,81 +149,51 @@ pub async fn create(
 ) -> ApiResult<Response> {
     auth.require_admin_session()?;
     let email = validate_email(&body.email)?;
-    validate_password(&body.password)?;
-    let password_hash = hash(body.password).await?;
-    let txn = state.db.begin().await?;
-    if user::Entity::find()
-        .filter(user::Column::Email.eq(&email))
-        .one(&txn)
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::conflict(format!(
-            "a user with email {email} already exists"
-        )));
-    }
-    let now = Utc::now();
-    let created = user::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        email: Set(email),
-        password_hash: Set(password_hash),
-        role: Set(body.role.as_str().to_owned()),
-        display_name: Set(body
+    let new = NewUser {
+        email,
+        password: new_password(body.password).await?,
+        role: body.role.as_str(),
+        display_name: body
             .display_name
             .map(|d| d.trim().to_owned())
-            .filter(|d| !d.is_empty())),
-        disabled: Set(false),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    audit::record(
-        &txn,
-        &auth.actor(),
-        audit::Entry {
-            action: "user.create",
-            target_type: "user",
-            target_id: created.id.to_string(),
-            before: None,
-            after: Some(serde_json::json!({"email": created.email, "role": created.role})),
-            comment: None,
-        },
-    )
-    .await?;
-    txn.commit().await?;
+            .filter(|d| !d.is_empty()),
+    };
+    let write = Write::begin(&state.db, auth.actor()).await?;
+    let change = users::insert(write.txn(), new, "user.create").await?;
+    let created = write.commit(change).await?;
     Ok(with_etag(StatusCode::CREATED, created))
 }
 
-async fn find(state: &AppState, id: Uuid) -> ApiResult<user::Model> {
-    user::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no user {id}")))
-}
-
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/users/{id}", operation_id = "get_user", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
     responses((status = 200, description = "The user; ETag carries its version", body = UserView),
-        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound)))]
 pub async fn get(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Response> {
     auth.require_role(Role::Admin)?;
-    Ok(with_etag(StatusCode::OK, find(&state, id).await?))
+    Ok(with_etag(StatusCode::OK, users::find(&state.db, id).await?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/users/{id}", operation_id = "update_user", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id"),
         ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
     request_body = UpdateUser,
     responses((status = 200, description = "Updated", body = UserView),
-        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Concurrent update", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound),
+        (status = 409, response = problems::Conflict),
+        (status = 412, response = problems::PreconditionFailed),
+        (status = 413, response = problems::PayloadTooLarge),
+        (status = 415, response = problems::UnsupportedMediaType),
+        (status = 422, response = problems::ValidationFailed)))]
 pub async fn update(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -227,79 +202,39 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> ApiResult<Response> {
     auth.require_admin_session()?;
-    let current = find(&state, id).await?;
+    let current = users::find(&state.db, id).await?;
     check_if_match(&headers, current.version)?;
     if id == auth.user_id
         && (body.disabled == Some(true) || body.role.is_some_and(|r| r != Role::Admin))
     {
         return Err(ApiError::conflict("you cannot disable or demote yourself"));
     }
-    let new_hash = match body.password {
-        Some(p) => {
-            validate_password(&p)?;
-            Some(hash(p).await?)
-        }
+    let password = match body.password {
+        Some(p) => Some(new_password(p).await?),
         None => None,
     };
-    let before = serde_json::json!({"role": current.role, "disabled": current.disabled});
-    let txn = state.db.begin().await?;
-    let mut active: user::ActiveModel = current.clone().into();
-    if let Some(role) = body.role {
-        active.role = Set(role.as_str().to_owned());
-    }
-    if let Some(d) = body.disabled {
-        active.disabled = Set(d);
-    }
-    if let Some(name) = body.display_name {
-        active.display_name = Set(Some(name.trim().to_owned()).filter(|n| !n.is_empty()));
-    }
-    let password_changed = new_hash.is_some();
-    if let Some(h) = new_hash {
-        active.password_hash = Set(h);
-    }
-    active.version = Set(current.version + 1);
-    active.updated_at = Set(Utc::now());
-    // Compare-and-set on the version: a concurrent writer makes this update touch no row.
-    let result = user::Entity::update_many()
-        .set(active)
-        .filter(user::Column::Id.eq(id))
-        .filter(user::Column::Version.eq(current.version))
-        .exec(&txn)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(ApiError::conflict(
-            "the user was changed concurrently; fetch it again",
-        ));
-    }
-    if password_changed || body.disabled == Some(true) {
-        crate::auth::session::revoke_all_for_user(&txn, id).await?;
-    }
-    let updated = user::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no user {id}")))?;
-    audit::record(
-        &txn,
-        &auth.actor(),
-        audit::Entry {
-            action: "user.update",
-            target_type: "user",
-            target_id: id.to_string(),
-            before: Some(before),
-            after: Some(serde_json::json!({"role": updated.role, "disabled": updated.disabled, "password_changed": password_changed})),
-            comment: None,
-        },
-    )
-    .await?;
-    txn.commit().await?;
+    let changes = users::Changes {
+        role: body.role.map(Role::as_str),
+        disabled: body.disabled,
+        display_name: body
+            .display_name
+            .map(|n| Some(n.trim().to_owned()).filter(|n| !n.is_empty())),
+        password,
+    };
+    let write = Write::begin(&state.db, auth.actor()).await?;
+    let change = users::update(write.txn(), &current, changes).await?;
+    let updated = write.commit(change).await?;
     Ok(with_etag(StatusCode::OK, updated))
 }
 
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/users/{id}", operation_id = "delete_user", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
     responses((status = 204, description = "Deleted with their tokens"),
-        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Deleting yourself", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound),
+        (status = 409, response = problems::Conflict)))]
 pub async fn delete(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -309,84 +244,9 @@ pub async fn delete(
     if id == auth.user_id {
         return Err(ApiError::conflict("you cannot delete yourself"));
     }
-    let current = find(&state, id).await?;
-    let txn = state.db.begin().await?;
-    user::Entity::delete_by_id(id).exec(&txn).await?;
-    audit::record(
-        &txn,
-        &auth.actor(),
-        audit::Entry {
-            action: "user.delete",
-            target_type: "user",
-            target_id: id.to_string(),
-            before: Some(serde_json::json!({"email": current.email, "role": current.role})),
-            after: None,
-            comment: None,
-        },
-    )
-    .await?;
-    txn.commit().await?;
+    let current = users::find(&state.db, id).await?;
+    let write = Write::begin(&state.db, auth.actor()).await?;
+    let change = users::delete(write.txn(), &current).await?;
+    write.commit(change).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Creates the bootstrap admin from `ADMIN_EMAIL` / `ADMIN_PASSWORD` when no such user exists.
-/// An existing user is left untouched: the environment never silently resets a password.
-pub async fn bootstrap_admin(state: &AppState) -> anyhow::Result<()> {
-    use secrecy::ExposeSecret;
-    let email = state.settings.admin_email.clone();
-    if user::Entity::find()
-        .filter(user::Column::Email.eq(&email))
-        .one(&state.db)
-        .await?
-        .is_some()
-    {
-        return Ok(());
-    }
-    let password = state.settings.admin_password.expose_secret().to_owned();
-    let password_hash =
-        tokio::task::spawn_blocking(move || preflight_security::hash_password(&password)).await??;
-    let now = Utc::now();
-    let txn = state.db.begin().await?;
-    let inserted = user::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        email: Set(email.clone()),
-        password_hash: Set(password_hash),
-        role: Set(Role::Admin.as_str().to_owned()),
-        display_name: Set(Some("Administrator".into())),
-        disabled: Set(false),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await;
-    let created = match inserted {
-        Ok(u) => u,
-        // Another replica starting at the same moment created it first: nothing to do.
-        Err(e)
-            if matches!(
-                e.sql_err(),
-                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-            ) =>
-        {
-            return Ok(());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    audit::record(
-        &txn,
-        &audit::Actor::system(),
-        audit::Entry {
-            action: "user.bootstrap_admin",
-            target_type: "user",
-            target_id: created.id.to_string(),
-            before: None,
-            after: Some(serde_json::json!({"email": email, "role": "admin"})),
-            comment: None,
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    tracing::info!(email = %email, "created the bootstrap admin");
-    Ok(())
 }

@@ -5,19 +5,22 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::authn::API_TOKEN_PREFIX;
 use super::{AuthUser, Credential, Scope};
-use crate::db::audit;
 use crate::db::entities::api_token;
+use crate::docs::problems;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::ApiJson;
 use crate::state::AppState;
+use crate::store::api_tokens::{self, NewToken};
+use crate::write::Write;
 
 const MAX_TOKEN_DAYS: i64 = 366;
 
@@ -78,26 +81,34 @@ fn require_session(auth: &AuthUser) -> ApiResult<()> {
     Ok(())
 }
 
-#[utoipa::path(get, path = "/api/v1/me/tokens", tag = "auth", security(("bearer" = [])),
+/// `/me/tokens` and `/me/tokens/{id}`.
+/// Each handler is routed together with its `#[utoipa::path]` operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(revoke))
+}
+
+#[utoipa::path(get, path = "/me/tokens", operation_id = "list_api_tokens", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "Your API tokens", body = [ApiTokenInfo]),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 401, response = problems::Unauthorized)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
 ) -> ApiResult<Json<Vec<ApiTokenInfo>>> {
-    let rows = api_token::Entity::find()
-        .filter(api_token::Column::UserId.eq(auth.user_id))
-        .order_by_desc(api_token::Column::CreatedAt)
-        .all(&state.db)
-        .await?;
+    let rows = api_tokens::list_for_user(&state.db, auth.user_id).await?;
     Ok(Json(rows.into_iter().map(Into::into).collect()))
 }
 
-#[utoipa::path(post, path = "/api/v1/me/tokens", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = "/me/tokens", operation_id = "create_api_token", tag = "auth", security(("bearer" = [])),
     request_body = CreateApiToken,
     responses((status = 201, description = "Created; the token is shown once", body = CreatedApiToken),
-        (status = 403, description = "Called with an API token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name, scopes or expiry", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 413, response = problems::PayloadTooLarge),
+        (status = 415, response = problems::UnsupportedMediaType),
+        (status = 422, response = problems::ValidationFailed)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -123,33 +134,16 @@ pub async fn create(
     scope_list.sort_unstable();
     scope_list.dedup();
     let generated = preflight_security::token::generate(API_TOKEN_PREFIX);
-    let now = Utc::now();
-    let model = api_token::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        user_id: Set(auth.user_id),
-        name: Set(name.to_owned()),
-        token_hash: Set(generated.hash.clone()),
-        scopes: Set(scope_list.join(" ")),
-        created_at: Set(now),
-        expires_at: Set(Some(now + chrono::Duration::days(days))),
-        last_used_at: Set(None),
-        revoked_at: Set(None),
-    }
-    .insert(&state.db)
-    .await?;
-    audit::record(
-        &state.db,
-        &auth.actor(),
-        audit::Entry {
-            action: "api_token.create",
-            target_type: "api_token",
-            target_id: model.id.to_string(),
-            before: None,
-            after: Some(serde_json::json!({"name": model.name, "scopes": model.scopes})),
-            comment: None,
-        },
-    )
-    .await?;
+    let new = NewToken {
+        user_id: auth.user_id,
+        name: name.to_owned(),
+        token_hash: generated.hash.clone(),
+        scopes: scope_list.join(" "),
+        expires_at: Utc::now() + chrono::Duration::days(days),
+    };
+    let write = Write::begin(&state.db, auth.actor()).await?;
+    let change = api_tokens::insert(write.txn(), new).await?;
+    let model = write.commit(change).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiToken {
@@ -159,39 +153,22 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/me/tokens/{id}", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/me/tokens/{id}", operation_id = "revoke_api_token", tag = "auth", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Token id")),
     responses((status = 204, description = "Revoked"),
-        (status = 404, description = "No such token of yours", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 404, response = problems::NotFound)))]
 pub async fn revoke(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
-    let Some(tok) = api_token::Entity::find_by_id(id)
-        .filter(api_token::Column::UserId.eq(auth.user_id))
-        .one(&state.db)
-        .await?
-    else {
-        return Err(ApiError::not_found("no such API token"));
-    };
+    let tok = api_tokens::find_for_user(&state.db, id, auth.user_id).await?;
     if tok.revoked_at.is_none() {
-        let mut active: api_token::ActiveModel = tok.into();
-        active.revoked_at = Set(Some(Utc::now()));
-        active.update(&state.db).await?;
-        audit::record(
-            &state.db,
-            &auth.actor(),
-            audit::Entry {
-                action: "api_token.revoke",
-                target_type: "api_token",
-                target_id: id.to_string(),
-                before: None,
-                after: None,
-                comment: None,
-            },
-        )
-        .await?;
+        let write = Write::begin(&state.db, auth.actor()).await?;
+        let change = api_tokens::revoke(write.txn(), &tok).await?;
+        write.commit(change).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

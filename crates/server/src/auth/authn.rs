@@ -6,11 +6,10 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use super::{AuthUser, Authentication, Credential, Role, Scope};
-use crate::db::entities::{api_token, user};
 use crate::state::AppState;
+use crate::store::api_tokens;
 
 /// Prefix of personal API tokens.
 pub const API_TOKEN_PREFIX: &str = "pfa_";
@@ -54,7 +53,7 @@ fn jwt_auth(state: &AppState, token: &str) -> Authentication {
 
 async fn api_token_auth(state: &AppState, token: &str) -> Authentication {
     let hash = preflight_security::hash_token(token);
-    let found = find_token_and_owner(&state.db, &hash).await;
+    let found = api_tokens::find_with_owner(&state.db, &hash).await;
     let (tok, owner) = match found {
         Ok(Some((tok, Some(owner)))) => (tok, owner),
         Ok(_) => return Authentication::Invalid("API token is not valid"),
@@ -80,12 +79,9 @@ async fn api_token_auth(state: &AppState, token: &str) -> Authentication {
     if tok
         .last_used_at
         .is_none_or(|t| now - t > chrono::Duration::seconds(60))
+        && let Err(e) = api_tokens::touch(&state.db, &tok, now).await
     {
-        let mut active: api_token::ActiveModel = tok.clone().into();
-        active.last_used_at = Set(Some(now));
-        if let Err(e) = active.update(&state.db).await {
-            tracing::warn!(error = %e, "could not record API token use");
-        }
+        tracing::warn!(error = %e, "could not record API token use");
     }
     Authentication::Authenticated(AuthUser {
         user_id: owner.id,
@@ -96,20 +92,4 @@ async fn api_token_auth(state: &AppState, token: &str) -> Authentication {
             scopes: Scope::parse_list(&tok.scopes),
         },
     })
-}
-
-async fn find_token_and_owner(
-    db: &sea_orm::DatabaseConnection,
-    hash: &str,
-) -> Result<Option<(api_token::Model, Option<user::Model>)>, sea_orm::DbErr> {
-    use sea_orm::{ColumnTrait, QueryFilter};
-    let Some(tok) = api_token::Entity::find()
-        .filter(api_token::Column::TokenHash.eq(hash))
-        .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let owner = user::Entity::find_by_id(tok.user_id).one(db).await?;
-    Ok(Some((tok, owner)))
 }

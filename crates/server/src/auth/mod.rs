@@ -3,6 +3,7 @@
 
 pub mod api_tokens;
 pub mod authn;
+pub mod limit;
 pub mod session;
 
 use std::fmt;
@@ -145,10 +146,12 @@ impl AuthUser {
         }
     }
 
+    /// The caller as the audit log records them, with the request being served.
     pub fn actor(&self) -> Actor {
         Actor {
             id: Some(self.user_id),
             label: self.email.clone(),
+            request_id: crate::request_context::request_id(),
         }
     }
 }

@@ -8,21 +8,24 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr,
-};
+use sea_orm::TransactionTrait;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{AuthUser, Role};
-use crate::db::audit::{self, Actor};
-use crate::db::entities::{refresh_token, user};
+use crate::db::audit::Actor;
+use crate::db::entities::user;
+use crate::docs::problems;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ClientIp};
 use crate::http::ratelimit;
 use crate::state::AppState;
+use crate::store::{sessions, users};
+use crate::write::Write;
 
 /// Prefix of refresh tokens.
 pub const REFRESH_TOKEN_PREFIX: &str = "pfr_";
@@ -73,20 +76,15 @@ async fn issue_tokens(
         .issue_with_email(user.id, &user.role, &user.email, Some(family))
         .map_err(ApiError::internal)?;
     let generated = preflight_security::token::generate(REFRESH_TOKEN_PREFIX);
-    let now = Utc::now();
     let ttl = chrono::Duration::from_std(state.settings.refresh_token_ttl)
         .unwrap_or_else(|_| chrono::Duration::days(14));
-    refresh_token::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        user_id: Set(user.id),
-        family_id: Set(family),
-        token_hash: Set(generated.hash.clone()),
-        created_at: Set(now),
-        expires_at: Set(now + ttl),
-        used_at: Set(None),
-        revoked_at: Set(None),
-    }
-    .insert(db)
+    sessions::insert(
+        db,
+        user.id,
+        family,
+        generated.hash.clone(),
+        Utc::now() + ttl,
+    )
     .await?;
     Ok(TokenResponse {
         access_token: access,
@@ -100,22 +98,32 @@ fn invalid_credentials() -> ApiError {
     ApiError::unauthorized("invalid email or password")
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+/// Login, refresh and logout under `/auth`, and `/me`.
+/// Each handler is routed together with its `#[utoipa::path]` operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+}
+
+#[utoipa::path(post, path = "/auth/login", operation_id = "login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
-        (status = 401, description = "Wrong email or password", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 413, response = problems::PayloadTooLarge),
+        (status = 415, response = problems::UnsupportedMediaType),
+        (status = 422, response = problems::ValidationFailed),
+        (status = 429, response = problems::TooManyRequests)))]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<LoginRequest>,
+    body: Result<ApiJson<LoginRequest>, ApiError>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let email = body.email.trim().to_lowercase();
-    if email.is_empty() || body.password.is_empty() {
-        return Err(ApiError::validation("email and password are required"));
-    }
-    // Strict limits before any password work: per client IP and per account.
+    // Brute-force protection counts every attempt from the client's IP, well-formed or not,
+    // before the body is judged: malformed attempts must not be a free way to probe.
     ratelimit::enforce(
         &state,
         "login_ip",
@@ -123,6 +131,12 @@ pub async fn login(
         state.settings.rate_limit.login,
     )
     .await?;
+    let ApiJson(body) = body?;
+    let email = body.email.trim().to_lowercase();
+    if email.is_empty() || body.password.is_empty() {
+        return Err(ApiError::validation("email and password are required"));
+    }
+    // Then per account, still before any password work.
     ratelimit::enforce(
         &state,
         "login_account",
@@ -131,10 +145,7 @@ pub async fn login(
     )
     .await?;
 
-    let found = user::Entity::find()
-        .filter(user::Column::Email.eq(&email))
-        .one(&state.db)
-        .await?;
+    let found = users::find_by_email(&state.db, &email).await?;
     let password = body.password;
     let candidate = found.clone();
     // Verify on the blocking pool: argon2 is deliberately slow. Unknown users are checked
@@ -162,21 +173,21 @@ pub async fn login(
     Ok(Json(tokens))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/auth/refresh", operation_id = "refresh_session", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, description = "New token pair; the presented refresh token is spent", body = TokenResponse),
-        (status = 401, description = "Invalid, expired, revoked or reused refresh token", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 413, response = problems::PayloadTooLarge),
+        (status = 415, response = problems::UnsupportedMediaType),
+        (status = 422, response = problems::ValidationFailed)))]
 pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
     let hash = preflight_security::hash_token(body.refresh_token.trim());
     let txn = state.db.begin().await?;
-    let Some(token) = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(&hash))
-        .one(&txn)
-        .await?
-    else {
+    let Some(token) = sessions::find_by_hash(&txn, &hash).await? else {
         return Err(ApiError::unauthorized("refresh token is not valid"));
     };
     let now = Utc::now();
@@ -184,30 +195,13 @@ pub async fn refresh(
         return Err(ApiError::unauthorized("refresh token has been revoked"));
     }
     // Mark it used only if nobody else did: two concurrent refreshes cannot both win.
-    let claimed = refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
-        .filter(refresh_token::Column::Id.eq(token.id))
-        .filter(refresh_token::Column::UsedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if claimed.rows_affected == 0 {
-        revoke_family(&txn, token.family_id).await?;
-        audit::record(
-            &txn,
-            &Actor::system(),
-            audit::Entry {
-                action: "auth.refresh_token_reuse",
-                target_type: "user",
-                target_id: token.user_id.to_string(),
-                before: None,
-                after: None,
-                comment: Some(
-                    "a spent refresh token was presented; its session was revoked".into(),
-                ),
-            },
-        )
-        .await?;
-        txn.commit().await?;
+    if !sessions::claim(&txn, token.id, now).await? {
+        // Nothing was written: give the rotation up and revoke the login, audited.
+        txn.rollback().await?;
+        let actor = Actor::system().in_request(crate::request_context::request_id());
+        let write = Write::begin(&state.db, actor).await?;
+        let change = sessions::revoke_reused(write.txn(), &token).await?;
+        write.commit(change).await?;
         tracing::warn!(user_id = %token.user_id, "refresh token reuse detected; session revoked");
         return Err(ApiError::unauthorized(
             "refresh token was already used; the session has been revoked",
@@ -216,7 +210,7 @@ pub async fn refresh(
     if token.expires_at <= now {
         return Err(ApiError::unauthorized("refresh token has expired"));
     }
-    let Some(user) = user::Entity::find_by_id(token.user_id).one(&txn).await? else {
+    let Some(user) = users::lookup(&txn, token.user_id).await? else {
         return Err(ApiError::unauthorized("refresh token is not valid"));
     };
     if user.disabled {
@@ -227,63 +221,33 @@ pub async fn refresh(
     Ok(Json(tokens))
 }
 
-async fn revoke_family(
-    db: &impl sea_orm::ConnectionTrait,
-    family: Uuid,
-) -> Result<(), sea_orm::DbErr> {
-    refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
-        .filter(refresh_token::Column::FamilyId.eq(family))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(db)
-        .await
-        .map(|_| ())
-}
-
-/// Revokes every refresh token of a user (password change, disabling).
-pub async fn revoke_all_for_user(
-    db: &impl sea_orm::ConnectionTrait,
-    user_id: Uuid,
-) -> Result<(), sea_orm::DbErr> {
-    refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
-        .filter(refresh_token::Column::UserId.eq(user_id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(db)
-        .await
-        .map(|_| ())
-}
-
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/auth/logout", operation_id = "logout", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 204, description = "The session (every refresh token of this login) is revoked"),
-        (status = 401, description = "Unknown refresh token", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 413, response = problems::PayloadTooLarge),
+        (status = 415, response = problems::UnsupportedMediaType),
+        (status = 422, response = problems::ValidationFailed)))]
 pub async fn logout(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<StatusCode> {
     let hash = preflight_security::hash_token(body.refresh_token.trim());
-    let Some(token) = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(&hash))
-        .one(&state.db)
-        .await?
-    else {
+    let Some(token) = sessions::find_by_hash(&state.db, &hash).await? else {
         return Err(ApiError::unauthorized("refresh token is not valid"));
     };
-    revoke_family(&state.db, token.family_id).await?;
+    sessions::revoke_family(&state.db, token.family_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+#[utoipa::path(get, path = "/me", operation_id = "get_current_user", tag = "auth",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The calling user", body = Me),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 401, response = problems::Unauthorized)))]
 pub async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Me>> {
-    let Some(u) = user::Entity::find_by_id(auth.user_id)
-        .one(&state.db)
-        .await?
-    else {
+    let Some(u) = users::lookup(&state.db, auth.user_id).await? else {
         return Err(ApiError::unauthorized("user no longer exists"));
     };
     Ok(Json(Me {

@@ -2,13 +2,12 @@
 
 use std::io::BufRead;
 
-use chrono::Utc;
 use clap::Subcommand;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 
 use crate::config::Settings;
-use crate::db::audit;
-use crate::db::entities::user;
+use crate::db::audit::{Actor, Entry};
+use crate::store::users::{self, NewPassword, PasswordError};
+use crate::write::Write;
 
 #[derive(Debug, Subcommand)]
 pub enum Action {
@@ -26,45 +25,34 @@ pub async fn run(settings: &mut Settings, action: Action) -> anyhow::Result<()> 
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line)?;
             let password = line.trim_end_matches(['\r', '\n']).to_owned();
-            if let Some(why) = preflight_security::is_weak_password(&password) {
-                anyhow::bail!("refusing a weak password: {why}");
-            }
+            // The same path as a password change through the API: checked, hashed, written
+            // with a compare-and-set, every session revoked, audited.
+            let password = match NewPassword::new(password).await {
+                Ok(p) => p,
+                Err(PasswordError::Weak(why)) => anyhow::bail!("refusing a weak password: {why}"),
+                Err(e) => return Err(e.into()),
+            };
             let db = super::connect(settings).await?;
             let email = email.trim().to_lowercase();
-            let txn = db.begin().await?;
-            let Some(u) = user::Entity::find()
-                .filter(user::Column::Email.eq(&email))
-                .one(&txn)
-                .await?
-            else {
+            let Some(user) = users::find_by_email(&db, &email).await? else {
                 anyhow::bail!("no user with email {email}");
             };
-            let id = u.id;
-            let hash = preflight_security::hash_password(&password)?;
-            let mut active: user::ActiveModel = u.clone().into();
-            active.password_hash = Set(hash);
-            active.disabled = Set(false);
-            active.version = Set(u.version + 1);
-            active.updated_at = Set(Utc::now());
-            active.update(&txn).await?;
-            crate::auth::session::revoke_all_for_user(&txn, id).await?;
-            audit::record(
-                &txn,
-                &audit::Actor {
-                    id: None,
-                    label: "cli".into(),
-                },
-                audit::Entry {
-                    action: "user.reset_password",
-                    target_type: "user",
-                    target_id: id.to_string(),
-                    before: None,
-                    after: None,
-                    comment: Some("password reset from the command line".into()),
-                },
-            )
-            .await?;
-            txn.commit().await?;
+            let changes = users::Changes {
+                disabled: Some(false),
+                password: Some(password),
+                ..Default::default()
+            };
+            let write = Write::begin(&db, Actor::named("cli")).await?;
+            let mut change = users::update(write.txn(), &user, changes).await?;
+            change.entry = Entry {
+                action: "user.reset_password",
+                target_type: "user",
+                target_id: user.id.to_string(),
+                before: None,
+                after: None,
+                comment: Some("password reset from the command line".into()),
+            };
+            write.commit(change).await?;
             println!("password reset for {email}; existing sessions revoked");
         }
     }

@@ -32,7 +32,7 @@ async fn prepare(
     settings: &mut Settings,
 ) -> anyhow::Result<(sea_orm::DatabaseConnection, preflight_security::Keyring)> {
     crate::keys::ensure_dev_keys(settings)?;
-    let keyring = crate::startup::keyring(settings)?;
+    let keyring = crate::keys::keyring(settings)?;
     let db = super::connect(settings).await?;
     Ok((db, keyring))
 }
@@ -41,7 +41,7 @@ pub async fn run(settings: &mut Settings, args: BackupArgs) -> anyhow::Result<()
     match args.action {
         Some(BackupAction::Verify { file }) => {
             crate::keys::ensure_dev_keys(settings)?;
-            let keyring = crate::startup::keyring(settings)?;
+            let keyring = crate::keys::keyring(settings)?;
             let v = backup::verify(&settings.db.url, &keyring, &settings.backup.dir, file).await?;
             println!(
                 "ok: {} restores; {} tables match the recorded row counts (taken {}, schema {})",
@@ -83,7 +83,7 @@ pub async fn run(settings: &mut Settings, args: BackupArgs) -> anyhow::Result<()
 
 pub async fn restore(settings: &mut Settings, file: PathBuf, force: bool) -> anyhow::Result<()> {
     crate::keys::ensure_dev_keys(settings)?;
-    let keyring = crate::startup::keyring(settings)?;
+    let keyring = crate::keys::keyring(settings)?;
     let header = backup::restore(&settings.db.url, &keyring, &file, force).await?;
     println!(
         "restored {} (taken {}, {} tables); restart preflight to serve it",

@@ -94,7 +94,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         crate::telemetry::init(&settings.log_level, format);
     }
     let result = match command {
-        Command::Serve => serve(&mut settings).await,
+        Command::Serve => serve(&settings).await,
         Command::Migrate { action } => migrate::run(&settings, action).await,
         Command::Doctor { json } => return doctor::run(&mut settings, json).await,
         Command::Healthcheck { url } => return healthcheck::run(&settings, url).await,
@@ -113,39 +113,12 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn serve(settings: &mut Settings) -> anyhow::Result<()> {
-    let start = std::time::Instant::now();
-    match settings.check_for_start() {
-        Ok(warnings) => {
-            for w in warnings {
-                tracing::warn!(problem = %w, "insecure setting (refused in production)");
-            }
-        }
-        Err(e) => {
-            anyhow::bail!("refusing to start in production:\n{e}");
-        }
-    }
-    crate::keys::ensure_dev_keys(settings)?;
-    let handle = crate::metrics::install();
-    let state = crate::startup::build_state(settings.clone(), handle).await?;
-    crate::api::users::bootstrap_admin(&state).await?;
-    crate::api::checklists::seed_builtin(&state.db).await?;
-    // Readiness gauges from the database at start, then refreshed so expiring waivers show.
-    crate::readiness_cache::spawn_refresher(state.clone(), std::time::Duration::from_secs(60));
-    if let Some(h) = state.metrics.clone() {
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                h.run_upkeep();
-            }
-        });
-    }
-    tracing::info!(
-        environment = settings.environment.as_str(),
-        startup_ms = start.elapsed().as_millis() as u64,
-        "ready"
-    );
-    crate::startup::serve(state).await
+/// `preflight serve`: everything production starts, in [`crate::app::Application`].
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    crate::app::Application::build(settings.clone())
+        .await?
+        .run_until_stopped()
+        .await
 }
 
 /// Connects to the database for an operator command (no migrations applied implicitly).

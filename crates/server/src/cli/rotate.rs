@@ -7,7 +7,7 @@ use crate::config::Settings;
 
 pub async fn run(settings: &mut Settings) -> anyhow::Result<()> {
     crate::keys::ensure_dev_keys(settings)?;
-    let keyring = crate::startup::keyring(settings)?;
+    let keyring = crate::keys::keyring(settings)?;
     let db = super::connect(settings).await?;
     let report =
         crate::db::encrypted::rotate_all(&db, &keyring, crate::db::encrypted::FIELDS).await?;

@@ -107,6 +107,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNet>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// With native TLS: a plain-HTTP port on `host` that answers every request with a 308 to
+    /// the same host and path over HTTPS (`HTTP_REDIRECT_PORT`; unset: no plain listener).
+    pub http_redirect_port: Option<u16>,
     /// HTTPS is terminated by a reverse proxy in front of preflight.
     pub https_upstream: bool,
     pub access_token_ttl: Duration,

@@ -156,6 +156,19 @@ impl Reader<'_> {
         }
     }
 
+    /// An optional typed value: `None` when unset, a problem when it does not parse.
+    fn optional<T: FromStr>(&mut self, name: &str, expected: &str) -> Option<T> {
+        let v = self.raw(name)?;
+        match v.parse() {
+            Ok(t) => Some(t),
+            Err(_) => {
+                self.problems
+                    .push(format!("{name}: {v:?} is not {expected}"));
+                None
+            }
+        }
+    }
+
     fn boolean(&mut self, name: &str, default: bool) -> bool {
         match self.raw(name).map(|v| v.to_ascii_lowercase()) {
             None => default,
@@ -312,6 +325,7 @@ pub(super) fn parse(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings,
         trusted_proxies,
         tls_cert: r.raw("TLS_CERT").map(PathBuf::from),
         tls_key: r.raw("TLS_KEY").map(PathBuf::from),
+        http_redirect_port: r.optional("HTTP_REDIRECT_PORT", "a port number"),
         https_upstream: r.boolean("HTTPS_UPSTREAM", false),
         access_token_ttl: r.duration("ACCESS_TOKEN_TTL", Duration::from_secs(15 * 60)),
         refresh_token_ttl: r.duration("REFRESH_TOKEN_TTL", Duration::from_secs(14 * 86_400)),
@@ -336,6 +350,19 @@ pub(super) fn parse(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings,
     if settings.tls_cert.is_some() != settings.tls_key.is_some() {
         r.problems
             .push("TLS_CERT and TLS_KEY must be set together".into());
+    }
+    if let Some(port) = settings.http_redirect_port {
+        if settings.tls_cert.is_none() || settings.tls_key.is_none() {
+            r.problems.push(
+                "HTTP_REDIRECT_PORT needs native TLS (TLS_CERT and TLS_KEY); behind a \
+                 TLS-terminating proxy, the proxy redirects plain HTTP"
+                    .into(),
+            );
+        }
+        if port != 0 && port == settings.port {
+            r.problems
+                .push(format!("HTTP_REDIRECT_PORT must differ from PORT ({port})"));
+        }
     }
     if r.problems.is_empty() {
         Ok(settings)

@@ -201,3 +201,35 @@ fn rates_and_durations_parse() {
     assert_eq!(parse::parse_duration("250ms").unwrap().as_millis(), 250);
     assert_eq!(parse::parse_duration("2d").unwrap().as_secs(), 172_800);
 }
+
+#[test]
+fn http_redirect_port_needs_native_tls_and_its_own_port() {
+    let lookup = |pairs: &[(&str, &str)]| {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(move |k| env.get(k).cloned())
+    };
+    let tls = [("TLS_CERT", "/tls/cert.pem"), ("TLS_KEY", "/tls/key.pem")];
+    assert_eq!(lookup(&tls).unwrap().http_redirect_port, None);
+    let with = |extra: &[(&str, &str)]| {
+        let mut pairs = tls.to_vec();
+        pairs.extend_from_slice(extra);
+        lookup(&pairs)
+    };
+    assert_eq!(
+        with(&[("HTTP_REDIRECT_PORT", "8080")])
+            .unwrap()
+            .http_redirect_port,
+        Some(8080)
+    );
+    // Port 0 (any free port) is allowed for both, as for PORT.
+    assert!(with(&[("PORT", "0"), ("HTTP_REDIRECT_PORT", "0")]).is_ok());
+    let err = with(&[("HTTP_REDIRECT_PORT", "http")]).unwrap_err();
+    assert!(err.problems[0].contains("HTTP_REDIRECT_PORT"), "{err}");
+    let err = with(&[("PORT", "8443"), ("HTTP_REDIRECT_PORT", "8443")]).unwrap_err();
+    assert!(err.problems[0].contains("must differ from PORT"), "{err}");
+    let err = lookup(&[("HTTP_REDIRECT_PORT", "8080")]).unwrap_err();
+    assert!(err.problems[0].contains("needs native TLS"), "{err}");
+}

@@ -30,7 +30,7 @@ pub async fn middleware(req: Request, next: Next) -> Response {
     metrics::histogram!("preflight_http_request_duration_seconds", &labels)
         .record(elapsed.as_secs_f64());
     let latency_ms = (elapsed.as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
-    let request_id = super::request_id::current().unwrap_or_default();
+    let request_id = crate::request_context::request_id().unwrap_or_default();
     let status = res.status().as_u16();
     if status >= 500 {
         tracing::error!(target: "preflight::http", request_id, method, route, status, latency_ms, "request failed");

@@ -1,12 +1,11 @@
-//! Rate-limit enforcement: per user or API token when authenticated, per client IP otherwise,
-//! and strict per-account / per-IP limits on login (in the login handler).
+//! Rate-limit enforcement: one unit of a scope and key against a quota, a 429 problem with
+//! `Retry-After` and `RateLimit` headers when it is exhausted. Who is counted is the caller's
+//! business: the general per-caller limit is [`crate::auth::limit`], the login limits are in
+//! the login handler.
 
-use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use crate::auth::{Authentication, Credential};
 use crate::config::RateSpec;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -18,7 +17,8 @@ fn quota(spec: RateSpec) -> preflight_kv::Quota {
     }
 }
 
-fn apply_headers(res: &mut Response, headers: Vec<(&'static str, String)>) {
+/// Adds the `RateLimit` headers of a decision to a response.
+pub fn apply_headers(res: &mut Response, headers: Vec<(&'static str, String)>) {
     for (name, value) in headers {
         if let Ok(v) = HeaderValue::from_str(&value) {
             res.headers_mut().insert(HeaderName::from_static(name), v);
@@ -26,7 +26,8 @@ fn apply_headers(res: &mut Response, headers: Vec<(&'static str, String)>) {
     }
 }
 
-fn rejection(decision: &preflight_kv::Decision) -> ApiError {
+/// The 429 problem for a refused decision.
+pub fn rejection(decision: &preflight_kv::Decision) -> ApiError {
     let secs = decision
         .retry_after
         .map(|d| d.as_secs_f64().ceil() as u64)
@@ -52,7 +53,7 @@ pub async fn enforce(
     if !state.settings.rate_limit.enabled {
         return Ok(());
     }
-    let decision = state.limiter.check(scope, key, quota(spec)).await;
+    let decision = decide(state, scope, key, spec).await;
     if decision.allowed {
         Ok(())
     } else {
@@ -60,37 +61,12 @@ pub async fn enforce(
     }
 }
 
-/// General limit for every API call; health and metrics endpoints are exempt (probes and
-/// scrapers must never be throttled into false alarms).
-pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    if !state.settings.rate_limit.enabled || path.starts_with("/health/") || path == "/metrics" {
-        return next.run(req).await;
-    }
-    let (scope, key, spec) = match req.extensions().get::<Authentication>() {
-        Some(Authentication::Authenticated(user)) => match &user.credential {
-            Credential::ApiToken { id, .. } => (
-                "token",
-                id.to_string(),
-                state.settings.rate_limit.authenticated,
-            ),
-            Credential::Session => (
-                "user",
-                user.user_id.to_string(),
-                state.settings.rate_limit.authenticated,
-            ),
-        },
-        _ => (
-            "ip",
-            super::extract::client_ip_of_request(&req).to_string(),
-            state.settings.rate_limit.anonymous,
-        ),
-    };
-    let decision = state.limiter.check(scope, &key, quota(spec)).await;
-    if !decision.allowed {
-        return rejection(&decision).into_response();
-    }
-    let mut res = next.run(req).await;
-    apply_headers(&mut res, decision.headers());
-    res
+/// Consumes one unit of `scope`/`key` and says whether it was allowed.
+pub async fn decide(
+    state: &AppState,
+    scope: &str,
+    key: &str,
+    spec: RateSpec,
+) -> preflight_kv::Decision {
+    state.limiter.check(scope, key, quota(spec)).await
 }

@@ -1,21 +1,15 @@
 //! `X-Request-Id`: accepted from the client when well-formed, generated otherwise, returned on
-//! the response and available to logs and problem documents for the whole request.
+//! the response and available to logs and problem documents for the whole request (through
+//! [`crate::request_context`]).
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::request_context;
+
 pub const HEADER: &str = "x-request-id";
-
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being served by this task, if any.
-pub fn current() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
-}
 
 /// Accepts only short, printable ids so a client cannot inject log lines or huge headers.
 fn acceptable(id: &str) -> bool {
@@ -37,7 +31,7 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&id) {
         req.headers_mut().insert(HEADER, v);
     }
-    let mut res = REQUEST_ID.scope(id.clone(), next.run(req)).await;
+    let mut res = request_context::scope(id.clone(), next.run(req)).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(HEADER, v);
     }

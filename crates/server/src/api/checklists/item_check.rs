@@ -31,16 +31,21 @@ impl CheckUpdate {
     }
 }
 
-#[utoipa::path(put, path = "/api/v1/checklists/{id}/items/{key}/check", tag = "checklists", security(("bearer" = [])),
+#[utoipa::path(put, path = "/checklists/{id}/items/{key}/check", operation_id = "set_checklist_item_check", tag = "checklists", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Checklist id"),
         ("key" = String, Path, description = "Item key, URL-encoded (`/` as `%2F`)"),
         ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
     request_body = CheckUpdate,
     responses((status = 200, description = "New template version with the check changed", body = ChecklistView),
-        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such checklist or item", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid check", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound),
+        (status = 409, response = problems::Conflict),
+        (status = 412, response = problems::PreconditionFailed),
+        (status = 413, response = problems::PayloadTooLarge),
+        (status = 415, response = problems::UnsupportedMediaType),
+        (status = 422, response = problems::ValidationFailed)))]
 pub async fn put_item_check(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -49,7 +54,7 @@ pub async fn put_item_check(
     ApiJson(body): ApiJson<CheckUpdate>,
 ) -> ApiResult<Response> {
     auth.require_write(Role::Admin)?;
-    let current = find(&state.db, id).await?;
+    let current = checklists::find(&state.db, id).await?;
     check_if_match(&headers, current.version)?;
     refuse_builtin(&current)?;
     let check = body.resolve()?;
@@ -61,20 +66,16 @@ pub async fn put_item_check(
     item.check = check;
     let after = item.check.as_ref().map(CheckSpec::to_definition);
     // The stored source follows the document, so a later export shows the new annotation.
-    let source = to_markdown(&doc);
-    let updated = replace(
-        &state,
-        &auth.actor(),
-        &current,
-        NewVersion {
-            name: current.name.clone(),
-            source,
-            doc: &doc,
-            action: "checklist.item_check",
-            comment: Some(format!("{key}: {before:?} -> {after:?}")),
-        },
-    )
-    .await?;
+    let next = NewVersion {
+        name: current.name.clone(),
+        source: to_markdown(&doc),
+        doc: &doc,
+        action: "checklist.item_check",
+        comment: Some(format!("{key}: {before:?} -> {after:?}")),
+    };
+    let write = Write::begin(&state.db, auth.actor()).await?;
+    let change = checklists::replace(write.txn(), &current, next).await?;
+    let updated = write.commit(change).await?;
     Ok(json_with_etag(
         StatusCode::OK,
         updated.version,

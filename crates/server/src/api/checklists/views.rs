@@ -93,11 +93,6 @@ pub fn item_views(doc: &Checklist) -> Vec<TemplateItemView> {
         .collect()
 }
 
-pub fn document_of(m: &checklist::Model) -> ApiResult<Checklist> {
-    serde_json::from_value(m.document.clone())
-        .map_err(|e| ApiError::internal(format!("stored checklist {} does not decode: {e}", m.id)))
-}
-
 pub(super) fn view(m: &checklist::Model) -> ApiResult<ChecklistView> {
     let doc = document_of(m)?;
     Ok(ChecklistView {

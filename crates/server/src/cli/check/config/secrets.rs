@@ -1,75 +1,12 @@
 //! Credential values: read from the file itself, an environment variable or a file, and never
 //! echoed in a message (errors name the variable or file, not what it holds).
 
-use std::fmt;
 use std::path::Path;
 
 use preflight_probe::Credential;
-use secrecy::SecretString;
-use serde::de::{self, Deserializer, Visitor};
 
 use super::file::CredentialTable;
 use crate::cli::check::UsageError;
-
-/// A literal `value = "..."`. Its deserializer refuses anything but a string without quoting
-/// what it found, so a type error cannot print the secret.
-pub struct SecretValue(pub SecretString);
-
-impl fmt::Debug for SecretValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretValue([redacted])")
-    }
-}
-
-impl<'de> de::Deserialize<'de> for SecretValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(SecretVisitor)
-    }
-}
-
-struct SecretVisitor;
-
-const NOT_A_STRING: &str = "a credential value must be a string";
-
-impl<'de> Visitor<'de> for SecretVisitor {
-    type Value = SecretValue;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<SecretValue, E> {
-        Ok(SecretValue(SecretString::from(v.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<SecretValue, E> {
-        Ok(SecretValue(SecretString::from(v)))
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<SecretValue, E> {
-        Err(E::custom(NOT_A_STRING))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<SecretValue, E> {
-        Err(E::custom(NOT_A_STRING))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<SecretValue, E> {
-        Err(E::custom(NOT_A_STRING))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<SecretValue, E> {
-        Err(E::custom(NOT_A_STRING))
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<SecretValue, A::Error> {
-        Err(de::Error::custom(NOT_A_STRING))
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<SecretValue, A::Error> {
-        Err(de::Error::custom(NOT_A_STRING))
-    }
-}
 
 /// A resolved credential and the secret strings output must never show.
 pub struct Resolved {

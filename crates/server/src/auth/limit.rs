@@ -1,0 +1,46 @@
+//! The general rate limit of every API call, counted against the caller: per API token or
+//! user when authenticated (as [`super::authn::middleware`] resolved them), per client IP
+//! otherwise. The login limits are the login handler's business (see [`super::session`]).
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{Authentication, Credential};
+use crate::http::ratelimit;
+use crate::state::AppState;
+
+/// Health and metrics endpoints are exempt: probes and scrapers must never be throttled into
+/// false alarms.
+pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if !state.settings.rate_limit.enabled || path.starts_with("/health/") || path == "/metrics" {
+        return next.run(req).await;
+    }
+    let (scope, key, spec) = match req.extensions().get::<Authentication>() {
+        Some(Authentication::Authenticated(user)) => match &user.credential {
+            Credential::ApiToken { id, .. } => (
+                "token",
+                id.to_string(),
+                state.settings.rate_limit.authenticated,
+            ),
+            Credential::Session => (
+                "user",
+                user.user_id.to_string(),
+                state.settings.rate_limit.authenticated,
+            ),
+        },
+        _ => (
+            "ip",
+            crate::http::extract::client_ip_of_request(&req).to_string(),
+            state.settings.rate_limit.anonymous,
+        ),
+    };
+    let decision = ratelimit::decide(&state, scope, &key, spec).await;
+    if !decision.allowed {
+        return ratelimit::rejection(&decision).into_response();
+    }
+    let mut res = next.run(req).await;
+    ratelimit::apply_headers(&mut res, decision.headers());
+    res
+}
