@@ -1,7 +1,7 @@
 //! `cargo run --release -p preflight-bench [-- --seconds 10 --concurrency 32]`
 //!
-//! Measures, in one run on one machine (ratios, not absolute numbers, are what the budgets in
-//! PRODUCT.md §7 are about, because these machines are shared and noisy):
+//! Measures, in one run on one machine (ratios, not absolute numbers, are what the performance
+//! budgets are about, because these machines are shared and noisy):
 //! 1. start-to-ready of the release binary on a fresh SQLite database (migrations applied);
 //! 2. its idle resident memory;
 //! 3. requests per second of a bare axum JSON handler (the baseline) and of preflight's

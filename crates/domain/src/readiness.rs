@@ -1,4 +1,4 @@
-//! Readiness scoring (PRODUCT.md §3): ratio of passed and waived items over applicable items,
+//! Readiness scoring: ratio of passed and waived items over applicable items,
 //! per section and overall, and whether anything required still blocks the release.
 
 use serde::{Deserialize, Serialize};

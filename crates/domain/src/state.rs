@@ -1,5 +1,5 @@
 //! Item states: the effective state of a stored record at a given time, and which manual
-//! actions are allowed from which state (PRODUCT.md §3).
+//! actions are allowed from which state.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};

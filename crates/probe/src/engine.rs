@@ -88,7 +88,7 @@ pub struct Engine {
 
 pub(crate) struct Inner {
     pub(crate) config: EngineConfig,
-    /// Follows redirects within the same host only.
+    /// Follows redirects within the same origin only.
     pub(crate) follow: reqwest::Client,
     /// Never follows redirects (the answer itself is the evidence).
     pub(crate) no_follow: reqwest::Client,
@@ -101,8 +101,10 @@ pub(crate) struct Inner {
 
 /// Why a redirect was not followed; found again in the error's source chain.
 #[derive(Debug, thiserror::Error)]
-#[error("redirect from {from} to {to} refused: redirects are followed only within the same host")]
-pub(crate) struct CrossHostRedirect {
+#[error(
+    "redirect from {from} to {to} refused: redirects are followed only within the same origin (scheme, host and port)"
+)]
+pub(crate) struct CrossOriginRedirect {
     from: String,
     to: String,
 }
@@ -201,13 +203,20 @@ fn client(
         .map_err(|e| EngineError(format!("could not build the HTTP client: {e}")))
 }
 
-fn same_host_redirects() -> reqwest::redirect::Policy {
+/// Follows a redirect only to the same origin (scheme, host and port): reqwest keeps custom
+/// headers across redirects, so a credential must never follow one to another port or to
+/// plain HTTP.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
-        let first = attempt
-            .previous()
-            .first()
-            .map(|u| u.host_str().map(str::to_owned));
-        let next = attempt.url().host_str().map(str::to_owned);
+        let origin = |u: &url::Url| {
+            (
+                u.scheme().to_owned(),
+                u.host_str().map(str::to_owned),
+                u.port_or_known_default(),
+            )
+        };
+        let first = attempt.previous().first().map(origin);
+        let next = origin(attempt.url());
         if first.is_some_and(|first| first != next) {
             let from = attempt
                 .previous()
@@ -215,7 +224,7 @@ fn same_host_redirects() -> reqwest::redirect::Policy {
                 .map(ToString::to_string)
                 .unwrap_or_default();
             let to = attempt.url().to_string();
-            attempt.error(CrossHostRedirect { from, to })
+            attempt.error(CrossOriginRedirect { from, to })
         } else if attempt.previous().len() > MAX_REDIRECTS {
             attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
         } else {
@@ -233,7 +242,7 @@ impl Engine {
             provider.clone(),
         )
         .map_err(|e| EngineError(format!("could not load the trusted certificates: {e}")))?;
-        let follow = client(&config, same_host_redirects())?;
+        let follow = client(&config, same_origin_redirects())?;
         let no_follow = client(&config, reqwest::redirect::Policy::none())?;
         let global = Arc::new(Semaphore::new(config.concurrency.max(1)));
         Ok(Self {

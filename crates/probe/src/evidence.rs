@@ -38,6 +38,9 @@ pub struct Exchange {
     pub method: String,
     /// Request URL.
     pub url: String,
+    /// Where the answer came from, when same-origin redirects led elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirected_to: Option<String>,
     /// Response status, absent when no response came.
     pub status: Option<u16>,
     /// The response headers that mattered to the check.
@@ -76,13 +79,15 @@ pub struct Report {
 }
 
 impl Report {
-    /// Replaces every occurrence of each secret in the report's text.
-    pub(crate) fn scrub(&mut self, secrets: &[String]) {
+    /// Replaces every occurrence of each secret in the report's text with `[redacted]`. The
+    /// engine calls it with the target's credentials; callers holding other spellings of a
+    /// secret (e.g. a token without its `Bearer ` prefix) call it again with those.
+    pub fn scrub(&mut self, secrets: &[String]) {
         if secrets.is_empty() {
             return;
         }
         let clean = |text: &mut String| {
-            for secret in secrets {
+            for secret in secrets.iter().filter(|s| !s.is_empty()) {
                 if text.contains(secret.as_str()) {
                     *text = text.replace(secret.as_str(), "[redacted]");
                 }
@@ -92,6 +97,9 @@ impl Report {
         clean(&mut self.check);
         for exchange in &mut self.requests {
             clean(&mut exchange.url);
+            if let Some(to) = &mut exchange.redirected_to {
+                clean(to);
+            }
             exchange.headers.values_mut().for_each(clean);
             if let Some(excerpt) = &mut exchange.body_excerpt {
                 clean(excerpt);
@@ -130,6 +138,7 @@ mod tests {
             requests: vec![Exchange {
                 method: "GET".into(),
                 url: "http://h/?t=s3cret".into(),
+                redirected_to: None,
                 status: Some(200),
                 headers: BTreeMap::from([("x-echo".into(), "Bearer s3cret".into())]),
                 body_excerpt: Some("token: s3cret".into()),

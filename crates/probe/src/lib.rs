@@ -1,8 +1,8 @@
-//! The probe engine: runs the automated checks of PRODUCT.md §4 against a live target and
+//! The probe engine: runs the automated checks of `docs/checklists.md` against a live target and
 //! returns an outcome (`passed`, `failed`, `error`) with evidence.
 //!
-//! No database and no server state: the CLI gate (`preflight check`) and the service's
-//! scheduler call the same [`Engine`]. Every request goes through [`probe::Probe`], which
+//! No database and no server state: the CLI gate (`preflight check`) runs it, and a server-side
+//! scheduler can call the same [`Engine`]. Every request goes through [`probe::Probe`], which
 //! applies the host rule, the [`NetworkPolicy`], the per-check request budget, the per-host
 //! concurrency limit and the byte cap, and records the exchange.
 

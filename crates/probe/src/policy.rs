@@ -20,10 +20,13 @@ const ALWAYS_REFUSED: &[(&str, &str)] = &[
         "fd00:ec2::254/128",
         "the cloud metadata address is never probed",
     ),
+    (
+        "100.100.100.200/32",
+        "the cloud metadata address is never probed",
+    ),
 ];
 
-/// The operator's network rules (`PROBE_ALLOW_NETWORKS`, `PROBE_DENY_NETWORKS` in the server,
-/// `[network]` in the CLI configuration).
+/// The operator's network rules (`[network]` in the configuration of `preflight check`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NetworkPolicy {
@@ -44,10 +47,11 @@ pub struct Refusal {
 }
 
 impl NetworkPolicy {
-    /// Accepts or refuses one address. IPv4-mapped IPv6 addresses are judged as IPv4, so
-    /// `::ffff:169.254.169.254` is refused like `169.254.169.254`.
+    /// Accepts or refuses one address. IPv6 forms that carry an IPv4 address (IPv4-mapped,
+    /// IPv4-compatible and NAT64 `64:ff9b::/96`) are judged as that IPv4 address, so
+    /// `::ffff:169.254.169.254` and `64:ff9b::a9fe:a9fe` are refused like `169.254.169.254`.
     pub fn check(&self, address: IpAddr) -> Result<(), Refusal> {
-        let address = address.to_canonical();
+        let address = embedded_ipv4(address);
         let refuse = |rule: String| Err(Refusal { address, rule });
         if address.is_unspecified() {
             return refuse("unspecified addresses are never probed".into());
@@ -82,6 +86,27 @@ impl NetworkPolicy {
     }
 }
 
+/// The IPv4 address an IPv6 address stands for, when it is one of the forms that carry one.
+fn embedded_ipv4(address: IpAddr) -> IpAddr {
+    let IpAddr::V6(v6) = address else {
+        return address;
+    };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return IpAddr::V4(v4);
+    }
+    let segments = v6.segments();
+    let nat64 = segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+    // IPv4-compatible (`::a.b.c.d`, deprecated but still routed by some stacks); `::` and `::1`
+    // are themselves, not IPv4 addresses.
+    let compatible = segments[..6] == [0; 6] && (segments[6] != 0 || segments[7] > 1);
+    if nat64 || compatible {
+        let [a, b] = segments[6].to_be_bytes();
+        let [c, d] = segments[7].to_be_bytes();
+        return IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d));
+    }
+    address
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,11 +132,15 @@ mod tests {
             "0.0.0.0",
             "::",
             "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "::a9fe:a9fe",
+            "100.100.100.200",
         ] {
             let refusal = open.check(ip(address)).expect_err(address);
             assert!(refusal.to_string().contains("never probed"), "{refusal}");
         }
         assert!(open.check(ip("127.0.0.1")).is_ok());
+        assert!(open.check(ip("::1")).is_ok());
         assert!(open.check(ip("fd00:ec2::253")).is_ok());
     }
 

@@ -13,7 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use secrecy::ExposeSecret;
 use url::Url;
 
-use crate::engine::{CrossHostRedirect, Inner, ResolveError, resolve_allowed};
+use crate::engine::{CrossOriginRedirect, Inner, ResolveError, resolve_allowed};
 use crate::error::{ProbeError, format_duration};
 use crate::evidence::{EXCERPT_BYTES, Exchange, excerpt};
 use crate::policy::Refusal;
@@ -43,7 +43,7 @@ pub struct Request {
     pub body: Option<Bytes>,
     /// Send the target's (or endpoint's) credentials.
     pub credentials: bool,
-    /// Follow redirects within the same host.
+    /// Follow redirects within the same origin (scheme, host and port).
     pub follow_redirects: bool,
     /// Response headers to keep in evidence beyond the usual ones.
     pub record: Vec<String>,
@@ -52,12 +52,12 @@ pub struct Request {
 }
 
 impl Request {
-    /// A GET with credentials, following same-host redirects.
+    /// A GET with credentials, following same-origin redirects.
     pub fn get(url: Url) -> Self {
         Self::new(Method::GET, url)
     }
 
-    /// A request with credentials, following same-host redirects.
+    /// A request with credentials, following same-origin redirects.
     pub fn new(method: Method, url: Url) -> Self {
         Self {
             method,
@@ -158,6 +158,7 @@ struct Answer {
     headers: HeaderMap,
     body: Bytes,
     truncated: bool,
+    final_url: Url,
     peer_certificate: Option<Vec<u8>>,
 }
 
@@ -248,9 +249,8 @@ impl<'a> Probe<'a> {
         };
         endpoint.as_ref().ok_or_else(|| {
             ProbeError::Config(format!(
-                "no {} URL is configured for this target (set [{}] url in the check configuration, or the service's {} endpoint)",
+                "no {} URL is configured for this target (set [{}] url in the check configuration)",
                 which.name(),
-                which.setting(),
                 which.setting()
             ))
         })
@@ -341,12 +341,14 @@ impl<'a> Probe<'a> {
                 headers,
                 body,
                 truncated,
+                final_url,
                 peer_certificate,
             }) => {
                 let kept = keep_headers(&headers, &request.record);
                 record.requests.push(Exchange {
                     method,
                     url: shown_url,
+                    redirected_to: (final_url != request.url).then(|| final_url.to_string()),
                     status: Some(status.as_u16()),
                     headers: kept,
                     body_excerpt: (request.excerpt && !body.is_empty())
@@ -369,6 +371,7 @@ impl<'a> Probe<'a> {
                 record.requests.push(Exchange {
                     method,
                     url: shown_url,
+                    redirected_to: None,
                     status: None,
                     headers: BTreeMap::new(),
                     body_excerpt: None,
@@ -386,6 +389,7 @@ impl<'a> Probe<'a> {
         let mut response = builder.send().await.map_err(classify)?;
         let status = response.status();
         let headers = response.headers().clone();
+        let final_url = response.url().clone();
         let peer_certificate = response
             .extensions()
             .get::<reqwest::tls::TlsInfo>()
@@ -408,6 +412,7 @@ impl<'a> Probe<'a> {
             headers,
             body: body.freeze(),
             truncated,
+            final_url,
             peer_certificate,
         })
     }
@@ -456,6 +461,7 @@ impl<'a> Probe<'a> {
             record.requests.push(Exchange {
                 method,
                 url,
+                redirected_to: None,
                 status: None,
                 headers: BTreeMap::new(),
                 body_excerpt: None,
@@ -517,7 +523,7 @@ fn classify(error: reqwest::Error) -> ProbeError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
     let mut root = error.to_string();
     while let Some(current) = source {
-        if let Some(redirect) = current.downcast_ref::<CrossHostRedirect>() {
+        if let Some(redirect) = current.downcast_ref::<CrossOriginRedirect>() {
             return ProbeError::Refused(redirect.to_string());
         }
         if let Some(resolve) = current.downcast_ref::<ResolveError>() {

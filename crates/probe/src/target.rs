@@ -31,10 +31,22 @@ impl Credential {
         self
     }
 
-    pub(crate) fn applies_to(&self, url: &Url) -> bool {
-        self.path_prefix
-            .as_deref()
-            .is_none_or(|prefix| url.path().starts_with(prefix))
+    /// Whether the credential goes with a request to `url`, whose path is relative to `base`'s
+    /// own path: `/metrics` matches `/metrics` and `/metrics/x` under the base, not `/metricsx`.
+    pub(crate) fn applies_to(&self, base: &Url, url: &Url) -> bool {
+        let Some(prefix) = self.path_prefix.as_deref() else {
+            return true;
+        };
+        let base_path = base.path().trim_end_matches('/');
+        let Some(relative) = url.path().strip_prefix(base_path) else {
+            return false;
+        };
+        let prefix = prefix.trim_end_matches('/');
+        relative == prefix
+            || relative
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+            || prefix.is_empty()
     }
 }
 
@@ -206,16 +218,26 @@ impl Target {
     /// endpoint's for the endpoint's host and path.
     pub(crate) fn credentials_for(&self, url: &Url) -> Vec<&Credential> {
         let same_origin = |base: &Url| {
-            base.host_str() == url.host_str()
+            base.scheme() == url.scheme()
+                && base.host_str() == url.host_str()
                 && base.port_or_known_default() == url.port_or_known_default()
         };
         let mut found: Vec<&Credential> = Vec::new();
         if same_origin(&self.base_url) {
-            found.extend(self.credentials.iter().filter(|c| c.applies_to(url)));
+            found.extend(
+                self.credentials
+                    .iter()
+                    .filter(|c| c.applies_to(&self.base_url, url)),
+            );
         }
         for (_, endpoint) in self.endpoints() {
             if same_origin(&endpoint.url) && url.path().starts_with(endpoint.url.path()) {
-                found.extend(endpoint.credentials.iter().filter(|c| c.applies_to(url)));
+                found.extend(
+                    endpoint
+                        .credentials
+                        .iter()
+                        .filter(|c| c.applies_to(&endpoint.url, url)),
+                );
             }
         }
         found

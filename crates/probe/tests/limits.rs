@@ -50,7 +50,7 @@ async fn a_slow_target_is_an_error_after_the_check_timeout() {
 }
 
 #[tokio::test]
-async fn redirects_are_followed_within_the_host_only() {
+async fn redirects_are_followed_within_the_origin_only() {
     let other = serve(Router::new().route("/", get(|| async { "elsewhere" }))).await;
     let other_url = format!("http://localhost:{}/", other.port().unwrap_or(0));
     let app = Router::new()
@@ -69,7 +69,7 @@ async fn redirects_are_followed_within_the_host_only() {
     assert_outcome(&away, Outcome::Error);
     assert!(
         away.reason
-            .contains("refused: redirects are followed only within the same host"),
+            .contains("refused: redirects are followed only within the same origin"),
         "{}",
         away.reason
     );
@@ -249,5 +249,45 @@ async fn credentials_are_sent_but_never_recorded() {
     assert!(
         text.contains("[redacted]"),
         "the echo is still visible, scrubbed"
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_port_is_refused_and_keeps_the_credential_home() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = seen.clone();
+    let other = serve(Router::new().route(
+        "/",
+        get(move |headers: HeaderMap| {
+            let record = record.clone();
+            async move {
+                let key = headers
+                    .get("x-api-key")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                record.lock().expect("lock").push(key.to_owned());
+                "other port"
+            }
+        }),
+    ))
+    .await;
+    let elsewhere = format!("http://127.0.0.1:{}/", other.port().unwrap_or(0));
+    let app = Router::new().route(
+        "/",
+        get(move || async move { Redirect::temporary(&elsewhere) }),
+    );
+    let base = serve(app).await;
+    let mut target = Target::new(base);
+    target.credentials = vec![Credential::header("X-Api-Key", "k-123")];
+    let report = run("http", &target).await;
+    assert_outcome(&report, Outcome::Error);
+    assert!(
+        report.reason.contains("within the same origin"),
+        "{}",
+        report.reason
+    );
+    assert!(
+        seen.lock().expect("lock").is_empty(),
+        "the other port was never asked"
     );
 }

@@ -3,8 +3,6 @@
 //! or listed in [`UNDOCUMENTED_ROUTES`], everything documented is served, and the operations
 //! declare their errors through the shared responses.
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::{BTreeSet, HashMap};
 
 use axum::body::Body;

@@ -373,7 +373,6 @@ async fn spawn_https_redirect(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod redirect_tests {
     use super::*;
 

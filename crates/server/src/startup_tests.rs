@@ -1,7 +1,5 @@
 //! In-process tests of the middleware stack for failures a black-box test cannot provoke.
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::HashMap;
 
 use axum::body::Body;

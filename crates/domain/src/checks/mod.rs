@@ -1,4 +1,4 @@
-//! Typed automated-check definitions (PRODUCT.md §4).
+//! Typed automated-check definitions.
 //!
 //! A check is written in Markdown as `<!-- check: KIND key=value key2="quoted value" -->` and
 //! stored as JSON tagged by `kind`. Both forms go through the same validation, so a check the

@@ -94,7 +94,7 @@ async fn check(spec: &GrafanaDashboardCheck, probe: &Probe<'_>) -> Step<Verdict>
                 .filter(|n| !n.is_empty())
                 .ok_or_else(|| {
                     ProbeError::Config(
-                        "give the dashboard's title or uid, or a service name to look for".into(),
+                        "give the dashboard's title or uid, or the target's service name ([target] name in the check configuration)".into(),
                     )
                 })?;
             by_name(probe, name).await

@@ -72,7 +72,7 @@ async fn check(spec: &LokiLogsCheck, probe: &Probe<'_>) -> Step<Verdict> {
     .find(|s| !s.is_empty())
     .ok_or_else(|| {
         ProbeError::Config(
-            "no log selector: give selector='{service=\"...\"}' or set the service's log selector"
+            "no log selector: give selector='{service=\"...\"}' or [target] log_selector in the check configuration"
                 .into(),
         )
     })?;

@@ -15,7 +15,7 @@ mod rate_limit;
 mod security_headers;
 mod tls;
 
-use preflight_domain::CheckSpec;
+use preflight_domain::{CheckSpec, MAX_BURST};
 
 use crate::engine::EngineConfig;
 use crate::error::ProbeError;
@@ -84,9 +84,11 @@ pub(crate) fn excerpt_line(body: &[u8]) -> String {
 pub(crate) fn request_budget(check: &CheckSpec, config: &EngineConfig) -> u32 {
     match check {
         CheckSpec::RateLimit(spec) => spec.burst,
+        // One request per listed path, never more than a burst may send.
         CheckSpec::AuthRequired(spec) => config
             .max_requests
-            .max(u32::try_from(spec.paths.len()).unwrap_or(u32::MAX)),
+            .max(u32::try_from(spec.paths.len()).unwrap_or(MAX_BURST))
+            .min(MAX_BURST),
         _ => config.max_requests,
     }
 }

@@ -1,4 +1,4 @@
-//! Readiness (PRODUCT.md §3) per review, per service and for every service, as computed by
+//! Readiness per review, per service and for every service, as computed by
 //! [`crate::readiness`] and served from its cache.
 
 use axum::Json;

@@ -1,5 +1,5 @@
-//! Items of a review: `/api/v1/reviews/{id}/items/{key}`. State changes follow PRODUCT.md §3
-//! (rules in `preflight_domain::state`); each one is a compare-and-set on the item's version
+//! Items of a review: `/api/v1/reviews/{id}/items/{key}`. State changes follow the domain's
+//! transition rules (`preflight_domain::state`); each one is a compare-and-set on the item's version
 //! with its audit entry in the same transaction.
 
 use axum::extract::{Path, State};

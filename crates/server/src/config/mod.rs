@@ -1,4 +1,4 @@
-//! Configuration from the environment (and an optional `.env`), as PRODUCT.md §5 names it.
+//! Configuration from the environment (and an optional `.env`), as `.env.example` lists it.
 //!
 //! Parsing is separated from the process environment: [`Settings::from_lookup`] takes any
 //! lookup function, so tests build settings without touching global state.
@@ -156,5 +156,4 @@ impl Settings {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests;

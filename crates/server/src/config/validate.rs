@@ -1,4 +1,4 @@
-//! The production refusal list (PRODUCT.md §5): every insecure setting, reported at once.
+//! The production refusal list: every insecure setting, reported at once.
 
 use secrecy::ExposeSecret;
 

@@ -1,4 +1,4 @@
-//! Readiness (PRODUCT.md §3) of reviews and services: the reviews as the store loads them,
+//! Readiness of reviews and services: the reviews as the store loads them,
 //! scored by the domain's rules ([`preflight_domain::compute_readiness`],
 //! [`preflight_domain::service_readiness`]), with the moment each result stops being true by
 //! itself. [`cache`] serves results from the cache and [`gauges`] publishes them as metrics.

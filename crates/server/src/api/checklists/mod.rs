@@ -1,4 +1,4 @@
-//! Checklist templates: `/api/v1/checklists`. Imported from Markdown (PRODUCT.md §2), read
+//! Checklist templates: `/api/v1/checklists`. Imported from Markdown, read
 //! as JSON or Markdown, replaced by a new version, archived. Admins manage them, everyone reads.
 
 mod item_check;

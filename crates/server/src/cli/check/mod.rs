@@ -1,4 +1,4 @@
-//! `preflight check`: the CI gate (PRODUCT.md §4).
+//! `preflight check`: the CI gate.
 //!
 //! Two modes, one verdict and the same output formats:
 //! - **local** (`--checklist FILE.md|builtin --target URL`): runs every automated item of a

@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use super::config::Settings;
 use super::plan::Plan;
-use super::run::scrub;
 
 /// The state of one item as the gate reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -109,7 +108,9 @@ impl Gate {
                 continue;
             };
             let report = reports.remove(&index).map(|mut r| {
-                scrub(&mut r, &settings.secrets);
+                // Defence in depth: the engine scrubs full header values; this also removes a
+                // token written without its prefix.
+                r.scrub(&settings.secrets);
                 r
             });
             let (status, reason) = match (&item.check, &report) {

@@ -47,28 +47,3 @@ fn bar(len: u64) -> ProgressBar {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }
-
-/// Replaces every secret in a report's text (defence in depth: the engine scrubs the full
-/// header values; this also removes a token written without its prefix).
-pub fn scrub(report: &mut Report, secrets: &[String]) {
-    let clean = |text: &mut String| {
-        for secret in secrets.iter().filter(|s| !s.is_empty()) {
-            if text.contains(secret.as_str()) {
-                *text = text.replace(secret.as_str(), "[redacted]");
-            }
-        }
-    };
-    clean(&mut report.reason);
-    clean(&mut report.check);
-    for exchange in &mut report.requests {
-        clean(&mut exchange.url);
-        exchange.headers.values_mut().for_each(clean);
-        if let Some(excerpt) = &mut exchange.body_excerpt {
-            clean(excerpt);
-        }
-        if let Some(error) = &mut exchange.error {
-            clean(error);
-        }
-    }
-    report.facts.values_mut().for_each(clean);
-}

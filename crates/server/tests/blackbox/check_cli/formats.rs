@@ -126,6 +126,27 @@ async fn junit_report_validates_against_the_schema() {
     assert!(xml.contains("<error message="), "{xml}");
     assert!(xml.contains("<skipped message="), "{xml}");
     validate_junit(&xml, dir.path());
+
+    // With --strict the sign-off the gate waits for is a failure: the test report is red too.
+    let strict = check(
+        &[
+            "--checklist",
+            &list,
+            "--target",
+            &target,
+            "--format",
+            "junit",
+            "--strict",
+        ],
+        &[],
+        dir.path(),
+    )
+    .await;
+    assert_exit(&strict, 1);
+    let xml = stdout(&strict);
+    assert!(!xml.contains("<skipped"), "{xml}");
+    assert!(xml.contains("needs sign-off by a person"), "{xml}");
+    validate_junit(&xml, dir.path());
 }
 
 #[tokio::test]

@@ -184,3 +184,13 @@ fn mistakes_are_named_and_values_never_echoed() {
     let e = error_of("not toml at all = = =\n");
     assert!(e.contains("ci.toml:1:"), "{e}");
 }
+
+#[test]
+fn the_example_config_of_the_repository_loads() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/preflight-check.toml");
+    let text = std::fs::read_to_string(&path).expect("examples/preflight-check.toml");
+    let file = parse(&text, "preflight-check.toml").expect("the example parses");
+    assert_eq!(file.target.job.as_deref(), Some("preflight"));
+    assert!(file.prometheus.is_some() && file.grafana.is_some());
+}

@@ -44,6 +44,11 @@ fn test_case(classname: &str, row: &Row) -> TestCase {
         Status::Passed | Status::Waived => TestCaseStatus::success(),
         Status::Failed => non_success(NonSuccessKind::Failure, message, row),
         Status::Error => non_success(NonSuccessKind::Error, message, row),
+        // A sign-off the gate waits for (--strict, or server mode) is a failure, so the CI
+        // system's test report is red whenever the gate is.
+        Status::Manual | Status::Pending if row.blocking => {
+            non_success(NonSuccessKind::Failure, message, row)
+        }
         Status::Manual | Status::Pending | Status::NotApplicable => {
             let mut status = TestCaseStatus::skipped();
             status.set_message(message);
