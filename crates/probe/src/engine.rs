@@ -13,7 +13,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::error::{ProbeError, format_duration};
+use crate::error::ProbeError;
 use crate::evidence::Report;
 use crate::kinds;
 use crate::policy::{NetworkPolicy, Refusal};
@@ -282,10 +282,7 @@ impl Engine {
                 Ok(Err(e)) => kinds::Verdict::error(e.to_string()),
                 Err(_) => {
                     probe.record_timeout(timeout);
-                    kinds::Verdict::error(format!(
-                        "no answer within {}, the check's timeout",
-                        format_duration(timeout)
-                    ))
+                    kinds::Verdict::error(ProbeError::Timeout(timeout).to_string())
                 }
             },
         };

@@ -12,7 +12,7 @@ pub enum ProbeError {
     #[error("{0}")]
     Unreachable(String),
     /// No answer within the check's timeout.
-    #[error("no answer within {}", format_duration(*.0))]
+    #[error("no answer within {}, the check's timeout", format_duration(*.0))]
     Timeout(Duration),
     /// The check needs something the target context does not give (e.g. a Prometheus URL).
     #[error("{0}")]
@@ -48,7 +48,7 @@ mod tests {
         assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
         assert_eq!(
             ProbeError::Timeout(Duration::from_secs(2)).to_string(),
-            "no answer within 2s"
+            "no answer within 2s, the check's timeout"
         );
     }
 }

@@ -20,7 +20,7 @@ use preflight_domain::GrafanaDashboardCheck;
 use serde::Deserialize;
 
 use super::Verdict;
-use super::prometheus::api::{
+use super::monitoring::{
     Step, api_url, bounded_list, count, error, finish, get, quoted, unexpected_status,
 };
 use crate::error::ProbeError;

@@ -19,7 +19,7 @@ use preflight_domain::LokiLogsCheck;
 use serde::Deserialize;
 
 use super::Verdict;
-use super::prometheus::api::{Step, api_url, envelope_data, error, finish, get};
+use super::monitoring::{QueryData, Step, api_url, envelope_data, error, finish, get};
 use crate::error::ProbeError;
 use crate::probe::{Monitor, Probe};
 
@@ -27,14 +27,6 @@ const LOKI: Monitor = Monitor::Loki;
 
 /// Most log lines one check downloads; above it, Loki counts the lines for the probe.
 pub(crate) const MAX_LOG_LINES: u32 = 1000;
-
-#[derive(Deserialize)]
-struct QueryData {
-    #[serde(rename = "resultType", default)]
-    result_type: String,
-    #[serde(default)]
-    result: serde_json::Value,
-}
 
 #[derive(Deserialize)]
 struct Stream {

@@ -9,6 +9,7 @@ mod health;
 mod http;
 mod loki;
 mod metrics;
+mod monitoring;
 mod openapi;
 mod prometheus;
 mod rate_limit;

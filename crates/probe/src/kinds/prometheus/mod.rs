@@ -21,10 +21,7 @@
 //!   sample"); with `condition`, every sample must meet it, else the check fails naming the
 //!   first offending series and its value. NaN never meets a condition (not even `!=`).
 
-#[path = "monitoring_api.rs"]
-pub(super) mod api;
-#[path = "monitoring_promql.rs"]
-mod promql_query;
+mod promql;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,8 +29,10 @@ use preflight_domain::{PrometheusRulesCheck, PrometheusTargetCheck, PromqlCheck}
 use serde::Deserialize;
 use url::Url;
 
-use self::api::{LISTED, Step, api_url, bounded_list, count, envelope_data, finish, get, quoted};
 use super::Verdict;
+use super::monitoring::{
+    LISTED, Step, api_url, bounded_list, count, envelope_data, finish, get, quoted,
+};
 use crate::error::ProbeError;
 use crate::probe::{Monitor, Probe};
 use crate::target::normalise_host;
@@ -326,7 +325,7 @@ fn contains_word(text: &str, word: &str) -> bool {
 
 /// `promql`.
 pub(crate) async fn promql(spec: &PromqlCheck, probe: &Probe<'_>) -> Result<Verdict, ProbeError> {
-    finish(promql_query::check(spec, probe).await)
+    finish(promql::check(spec, probe).await)
 }
 
 fn non_empty(text: Option<&str>) -> Option<&str> {

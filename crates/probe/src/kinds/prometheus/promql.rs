@@ -7,17 +7,9 @@ use preflight_domain::{CmpOp, PromqlCheck};
 use serde::Deserialize;
 
 use super::PROMETHEUS;
-use super::api::{Step, api_url, bounded_list, envelope_data, error, get};
 use crate::kinds::Verdict;
+use crate::kinds::monitoring::{QueryData, Step, api_url, bounded_list, envelope_data, error, get};
 use crate::probe::Probe;
-
-#[derive(Deserialize)]
-struct QueryData {
-    #[serde(rename = "resultType", default)]
-    result_type: String,
-    #[serde(default)]
-    result: serde_json::Value,
-}
 
 #[derive(Deserialize)]
 struct VectorSample {

@@ -2,9 +2,6 @@
 //! `grafana_dashboard`) share: one GET to a monitoring server, credential refusals as an
 //! `error` outcome, the `{"status":"success","data":...}` envelope of the Prometheus and Loki
 //! APIs, and bounded lists in sentences.
-//!
-//! Registered from `prometheus.rs` with `#[path]`; the other monitoring kinds reach it as
-//! `super::prometheus::api`.
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -19,6 +16,15 @@ pub(crate) const LISTED: usize = 10;
 
 /// Why a monitoring check stopped before its own judgement: the request could not be made
 /// (a [`ProbeError`]), or the server answered something that settles the outcome.
+/// The `data` of a Prometheus or Loki query answer: its result type and the result itself.
+#[derive(Deserialize)]
+pub(crate) struct QueryData {
+    #[serde(rename = "resultType", default)]
+    pub result_type: String,
+    #[serde(default)]
+    pub result: serde_json::Value,
+}
+
 #[derive(Debug)]
 pub(crate) enum Stop {
     Probe(ProbeError),
