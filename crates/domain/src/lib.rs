@@ -24,8 +24,8 @@ pub use readiness::{
     compute_readiness, service_readiness,
 };
 pub use state::{
-    Action, Attestation, Exclusion, ItemRecord, ItemState, RunResult, TransitionContext,
-    TransitionError, Waiver, apply_action, earliest, effective_state, next_change,
-    validate_transition,
+    Action, Attestation, Exclusion, ItemRecord, ItemState, RunOutcome, RunResult,
+    TransitionContext, TransitionError, Waiver, apply_action, earliest, effective_state,
+    next_change, validate_transition,
 };
 pub use template::PRODUCTION_READINESS;

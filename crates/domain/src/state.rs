@@ -64,13 +64,68 @@ pub struct Exclusion {
     pub reason: String,
 }
 
+/// How an automated check run ended, as stored and shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// The target answered as required.
+    Passed,
+    /// The target answered, wrongly.
+    Failed,
+    /// The check could not be carried out; the item counts as failed, with the reason.
+    Error,
+}
+
+impl RunOutcome {
+    /// The outcome as written in the API, the database and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Error => "error",
+        }
+    }
+
+    /// Parses [`RunOutcome::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "passed" => Some(Self::Passed),
+            "failed" => Some(Self::Failed),
+            "error" => Some(Self::Error),
+            _ => None,
+        }
+    }
+}
+
 /// The latest automated check run of an item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunResult {
-    /// Whether the check passed.
+    /// Whether the check passed (`error` is not passed).
     pub passed: bool,
     /// When it ran.
     pub at: DateTime<Utc>,
+    /// `passed`, `failed` or `error`; records written before outcomes were kept have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<RunOutcome>,
+    /// The run's one sentence saying why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The stored run with the full evidence (`/api/v1/check-runs/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+}
+
+impl RunResult {
+    /// The result of a finished run.
+    pub fn new(outcome: RunOutcome, at: DateTime<Utc>, reason: String, run_id: String) -> Self {
+        Self {
+            passed: outcome == RunOutcome::Passed,
+            at,
+            outcome: Some(outcome),
+            reason: Some(reason),
+            run_id: Some(run_id),
+        }
+    }
 }
 
 /// Everything stored about one item of one service.

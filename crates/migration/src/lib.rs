@@ -12,6 +12,7 @@ mod m20261123_000003_audit_log;
 mod m20261123_000004_backups;
 mod m20261124_000001_checklists;
 mod m20261203_000001_reviews_attached_once;
+mod m20261204_000001_check_runner;
 
 /// The migrator the binary runs (`preflight migrate up|status`, and at start in development).
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_backups::Migration),
             Box::new(m20261124_000001_checklists::Migration),
             Box::new(m20261203_000001_reviews_attached_once::Migration),
+            Box::new(m20261204_000001_check_runner::Migration),
         ]
     }
 }

@@ -17,7 +17,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::Settings;
 use crate::state::{AppState, Inner};
-use crate::{db, keys, provision, readiness, startup};
+use crate::{db, keys, provision, readiness, runner, startup};
 
 /// How often the readiness gauges are recomputed without a write (expiring waivers).
 const READINESS_REFRESH: Duration = Duration::from_secs(60);
@@ -80,8 +80,9 @@ impl Application {
         &self.state
     }
 
-    /// Starts the background tasks (readiness gauges, metrics upkeep) and serves until a
-    /// shutdown signal, then drains in-flight requests (bounded by `SHUTDOWN_TIMEOUT`).
+    /// Starts the background tasks (readiness gauges, metrics upkeep, the check runner) and
+    /// serves until a shutdown signal, then drains in-flight requests and check runs (each
+    /// bounded by `SHUTDOWN_TIMEOUT`).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Self {
             state,
@@ -99,12 +100,17 @@ impl Application {
                 }
             });
         }
+        let runner = runner::spawn(state.clone())?;
         tracing::info!(
             environment = state.settings.environment.as_str(),
             startup_ms = started.elapsed().as_millis() as u64,
             "ready"
         );
-        startup::serve(state, listener).await
+        let served = startup::serve(state.clone(), listener).await;
+        if let Some(runner) = runner {
+            runner.shutdown(state.settings.shutdown_timeout).await;
+        }
+        served
     }
 }
 
@@ -165,5 +171,6 @@ async fn connect(
         cache,
         limiter,
         metrics,
+        runs_requested: tokio::sync::Notify::new(),
     }))
 }

@@ -45,6 +45,7 @@ pub mod metrics;
 pub mod provision;
 pub mod readiness;
 pub mod request_context;
+pub mod runner;
 pub mod shutdown;
 pub mod startup;
 pub mod state;

@@ -53,6 +53,7 @@ fn describe() {
     describe_counter!("preflight_auth_logins_total", "Login attempts by result.");
     preflight_kv::describe_metrics();
     crate::backup::runs::describe();
+    crate::runner::metrics::describe();
 }
 
 /// `GET /metrics`: open only in development while `METRICS_TOKEN` is unset.

@@ -71,6 +71,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(api::reviews::routes())
         .merge(api::review_items::routes())
         .merge(api::readiness::routes())
+        .merge(api::runs::routes())
         .merge(api::audit::routes());
     let mut base = docs::ApiDoc::openapi();
     base.merge(api::Schemas::openapi());

@@ -22,6 +22,9 @@ pub struct Inner {
     pub cache: Cache,
     pub limiter: RateLimiter,
     pub metrics: Option<PrometheusHandle>,
+    /// Woken when runs are requested, so this replica's check runner claims them at once
+    /// instead of at its next tick.
+    pub runs_requested: tokio::sync::Notify,
 }
 
 impl AppState {

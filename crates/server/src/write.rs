@@ -72,4 +72,15 @@ impl<'a> Write<'a> {
         }
         Ok(value)
     }
+
+    /// Commits a change that is not a change of anyone's mind and so has no audit entry of
+    /// its own: a check run that leaves its item's state as it was (the stored run is its
+    /// record). Readiness is refreshed as for [`Write::commit`].
+    pub async fn commit_unaudited<T>(self, value: T) -> StoreResult<T> {
+        self.txn.commit().await?;
+        if let Some((state, service)) = self.readiness_of {
+            readiness::gauges::after_write(state, Some(service)).await;
+        }
+        Ok(value)
+    }
 }

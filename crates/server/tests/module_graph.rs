@@ -33,6 +33,9 @@ const LAYERS: &[&[&str]] = &[
     &["docs", "http"],
     // Problem documents (`ApiError`), mapped from the store errors.
     &["error"],
+    // The check runner: scheduled and requested runs of automated items, their leases,
+    // evidence and retention.
+    &["runner"],
     // The write protocol: compare-and-set, audit entry, commit, cache invalidation.
     &["write"],
     // Readiness computed from the stores, its cache and its gauges.

@@ -6,7 +6,9 @@ pub mod etag;
 pub mod readiness;
 pub mod review_items;
 pub mod reviews;
+pub mod runs;
 pub mod service_fields;
+pub mod service_probe;
 pub mod services;
 pub mod support;
 pub mod users;
@@ -19,6 +21,10 @@ pub mod users;
     service_fields::Contact,
     service_fields::CredentialsInput,
     service_fields::CredentialsView,
+    service_probe::EndpointInput,
+    service_probe::EndpointView,
+    service_probe::MonitoringInput,
+    service_probe::MonitoringView,
     readiness::CountsView,
     readiness::ScoreView,
     readiness::SectionScoreView,

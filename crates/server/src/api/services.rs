@@ -18,6 +18,10 @@ use super::service_fields::{
     seal_contacts, seal_credentials, validate_base_url, validate_contacts, validate_credentials,
     validate_environment, validate_name, validate_owners,
 };
+use super::service_probe::{
+    MonitoringInput, MonitoringView, monitoring_view, open_monitoring_headers, seal_monitoring,
+    stored_monitoring, validate_interval,
+};
 use super::support::json_with_etag;
 use crate::auth::{AuthUser, Role};
 use crate::db::entities::service;
@@ -41,6 +45,10 @@ pub struct ServiceView {
     /// Incident contacts; `null` when they cannot be decrypted with the configured keys.
     pub contacts: Option<Vec<Contact>>,
     pub credentials: CredentialsView,
+    /// Seconds between scheduled runs of its checks; `null` is the server's `PROBE_INTERVAL`.
+    pub probe_interval_seconds: Option<i32>,
+    /// Its own monitoring servers (header values never shown).
+    pub monitoring: Option<MonitoringView>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -64,6 +72,12 @@ pub struct CreateService {
     /// Write-only; reads show only which headers are configured.
     #[serde(default)]
     pub credentials: Option<CredentialsInput>,
+    /// 5 to 86400; absent or `null`: the server's `PROBE_INTERVAL`.
+    #[serde(default)]
+    #[schema(minimum = 5, maximum = 86400)]
+    pub probe_interval_seconds: Option<i64>,
+    #[serde(default)]
+    pub monitoring: Option<MonitoringInput>,
 }
 
 /// Absent fields stay as they are; `null` clears an optional field.
@@ -83,6 +97,14 @@ pub struct UpdateService {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<CredentialsInput>)]
     pub credentials: Option<Option<CredentialsInput>>,
+    /// `null`: back to the server's `PROBE_INTERVAL`.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>, minimum = 5, maximum = 86400)]
+    pub probe_interval_seconds: Option<Option<i64>>,
+    /// Replaces the stored endpoints; `null` removes them all.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<MonitoringInput>)]
+    pub monitoring: Option<Option<MonitoringInput>>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -102,6 +124,8 @@ fn view(state: &AppState, m: service::Model, owners: Vec<String>) -> ServiceView
     ServiceView {
         contacts: open_contacts(state, m.id, m.contacts.as_deref()),
         credentials: credentials_view(m.credentials.as_deref(), m.credential_headers.as_ref()),
+        probe_interval_seconds: m.probe_interval_s,
+        monitoring: monitoring_view(stored_monitoring(m.monitoring.as_ref())),
         id: m.id,
         name: m.name,
         environment: m.environment,
@@ -203,6 +227,11 @@ pub async fn create(
             .as_ref()
             .map(|c| seal_credentials(&state, id, c))
             .transpose()?,
+        probe_interval_s: validate_interval(body.probe_interval_seconds)?,
+        monitoring: body
+            .monitoring
+            .map(|m| seal_monitoring(&state, id, m, None))
+            .transpose()?,
     };
     let write = Write::changing_readiness(&state, auth.actor(), id).await?;
     let change = services::insert(write.txn(), new).await?;
@@ -283,6 +312,25 @@ pub async fn update(
         Some(None) => Some(None),
         None => None,
     };
+    let probe_interval_s = body
+        .probe_interval_seconds
+        .map(validate_interval)
+        .transpose()?;
+    let monitoring = match body.monitoring {
+        Some(Some(m)) => {
+            let stored = stored_monitoring(current.monitoring.as_ref()).unwrap_or_default();
+            let headers =
+                open_monitoring_headers(&state, id, current.monitoring_credentials.as_deref());
+            Some(Some(seal_monitoring(
+                &state,
+                id,
+                m,
+                Some((&stored, headers)),
+            )?))
+        }
+        Some(None) => Some(None),
+        None => None,
+    };
     let changes = services::Changes {
         name,
         environment,
@@ -291,6 +339,8 @@ pub async fn update(
         owners,
         contacts,
         credentials,
+        probe_interval_s,
+        monitoring,
     };
     let write = Write::changing_readiness(&state, auth.actor(), id).await?;
     let change = services::update(write.txn(), &current, &current_owners, changes).await?;

@@ -82,6 +82,49 @@ pub struct BackupSettings {
     pub keep_weekly: u32,
 }
 
+/// A monitoring server the checks of every service may ask, unless a service names its own.
+#[derive(Debug, Clone)]
+pub struct MonitoringDefault {
+    pub url: url::Url,
+    /// Sent as `Authorization: Bearer <token>`.
+    pub token: Option<SecretString>,
+}
+
+/// The check runner: scheduled and on-demand runs of automated items.
+#[derive(Debug, Clone)]
+pub struct ProbeSettings {
+    /// Whether this process runs scheduled and requested checks (`PROBE_SCHEDULER`).
+    pub scheduler: bool,
+    /// Default interval between runs of one item (`PROBE_INTERVAL`; a service may override).
+    pub interval: Duration,
+    /// Checks running at once in this process.
+    pub concurrency: usize,
+    /// Requests in flight to one host and port.
+    pub per_host_concurrency: usize,
+    /// Claimed checks waiting for a free runner (bounded).
+    pub queue: usize,
+    /// Timeout of a check without its own `timeout=`.
+    pub timeout: Duration,
+    /// How long a claim holds without being renewed; a replica that dies loses its claims
+    /// after this long.
+    pub lease: Duration,
+    /// Runs kept per item, whatever their outcome.
+    pub keep_runs: u32,
+    /// Failed and error runs are also kept this long.
+    pub keep_failures: Duration,
+    /// How often retention runs (on one replica at a time).
+    pub retention_every: Duration,
+    /// On-demand runs per user.
+    pub request_rate: RateSpec,
+    /// Networks probes may reach / never reach.
+    pub allow_networks: Vec<IpNet>,
+    pub deny_networks: Vec<IpNet>,
+    pub prometheus: Option<MonitoringDefault>,
+    pub alertmanager: Option<MonitoringDefault>,
+    pub loki: Option<MonitoringDefault>,
+    pub grafana: Option<MonitoringDefault>,
+}
+
 /// Everything the service reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -119,6 +162,7 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     pub rate_limit: RateLimitSettings,
     pub backup: BackupSettings,
+    pub probe: ProbeSettings,
 }
 
 impl Settings {

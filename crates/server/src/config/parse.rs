@@ -11,7 +11,7 @@ use secrecy::SecretString;
 
 use super::{
     BackupSettings, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, DbSettings, Environment,
-    LogFormat, RateLimitSettings, Settings,
+    LogFormat, MonitoringDefault, ProbeSettings, RateLimitSettings, Settings,
 };
 
 /// Variables that hold secrets: each may also be given as `NAME_FILE` (Docker/Kubernetes secrets).
@@ -23,6 +23,10 @@ pub const SECRET_VARS: &[&str] = &[
     "METRICS_TOKEN",
     "DATABASE_URL",
     "REDIS_URL",
+    "PROMETHEUS_TOKEN",
+    "ALERTMANAGER_TOKEN",
+    "LOKI_TOKEN",
+    "GRAFANA_TOKEN",
 ];
 
 /// One or more configuration problems, reported together.
@@ -203,6 +207,50 @@ impl Reader<'_> {
         })
     }
 
+    fn networks(&mut self, name: &str) -> Vec<IpNet> {
+        let mut out = Vec::new();
+        for p in self.list(name) {
+            let parsed = p
+                .parse::<IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from));
+            match parsed {
+                Ok(net) => out.push(net),
+                Err(_) => self
+                    .problems
+                    .push(format!("{name}: {p:?} is not an IP address or CIDR")),
+            }
+        }
+        out
+    }
+
+    /// `<NAME>_URL` and its optional `<NAME>_TOKEN`.
+    fn monitoring(&mut self, name: &str) -> Option<MonitoringDefault> {
+        let var = format!("{name}_URL");
+        let token = self.secret(&format!("{name}_TOKEN"));
+        let raw = self.raw(&var)?;
+        match url::Url::parse(raw.trim()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Some(MonitoringDefault { url, token })
+            }
+            _ => {
+                self.problems.push(format!(
+                    "{var}: must be an http:// or https:// URL with a host"
+                ));
+                None
+            }
+        }
+    }
+
+    /// A count that must be at least 1.
+    fn positive(&mut self, name: &str, default: usize) -> usize {
+        let n: usize = self.parsed(name, default, "a whole number");
+        if n == 0 {
+            self.problems.push(format!("{name}: must be at least 1"));
+            return default;
+        }
+        n
+    }
+
     fn list(&mut self, name: &str) -> Vec<String> {
         self.raw(name)
             .map(|v| {
@@ -212,6 +260,45 @@ impl Reader<'_> {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+/// Shortest interval between scheduled runs (also the per-service minimum).
+pub const MIN_PROBE_INTERVAL: Duration = Duration::from_secs(5);
+
+fn probe(r: &mut Reader<'_>) -> ProbeSettings {
+    let interval = r.duration("PROBE_INTERVAL", Duration::from_secs(15 * 60));
+    if interval < MIN_PROBE_INTERVAL || interval > Duration::from_secs(86_400) {
+        r.problems
+            .push("PROBE_INTERVAL: must be between 5s and 24h".into());
+    }
+    let lease = r.duration("PROBE_LEASE", Duration::from_secs(60));
+    if lease < Duration::from_secs(2) {
+        r.problems.push("PROBE_LEASE: must be at least 2s".into());
+    }
+    let timeout = r.duration("PROBE_TIMEOUT", Duration::from_secs(10));
+    if timeout < Duration::from_millis(100) || timeout > Duration::from_secs(300) {
+        r.problems
+            .push("PROBE_TIMEOUT: must be between 100ms and 5m".into());
+    }
+    ProbeSettings {
+        scheduler: r.boolean("PROBE_SCHEDULER", true),
+        interval,
+        concurrency: r.positive("PROBE_CONCURRENCY", 64),
+        per_host_concurrency: r.positive("PROBE_HOST_CONCURRENCY", 4),
+        queue: r.positive("PROBE_QUEUE", 256),
+        timeout,
+        lease,
+        keep_runs: r.parsed("PROBE_KEEP_RUNS", 50, "a whole number"),
+        keep_failures: r.duration("PROBE_KEEP_FAILURES", Duration::from_secs(30 * 86_400)),
+        retention_every: r.duration("PROBE_RETENTION_INTERVAL", Duration::from_secs(3600)),
+        request_rate: r.rate("RATE_LIMIT_RUNS", "30/m"),
+        allow_networks: r.networks("PROBE_ALLOW_NETWORKS"),
+        deny_networks: r.networks("PROBE_DENY_NETWORKS"),
+        prometheus: r.monitoring("PROMETHEUS"),
+        alertmanager: r.monitoring("ALERTMANAGER"),
+        loki: r.monitoring("LOKI"),
+        grafana: r.monitoring("GRAFANA"),
     }
 }
 
@@ -344,6 +431,7 @@ pub(super) fn parse(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings,
             keep_daily: r.parsed("BACKUP_KEEP_DAILY", 7, "a whole number"),
             keep_weekly: r.parsed("BACKUP_KEEP_WEEKLY", 4, "a whole number"),
         },
+        probe: probe(&mut r),
         db,
         data_dir,
     };

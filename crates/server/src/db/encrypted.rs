@@ -25,6 +25,11 @@ pub const FIELDS: &[EncryptedField] = &[
         table: "services",
         column: "credentials",
     },
+    // Headers sent to the service's monitoring endpoints (JSON object per endpoint).
+    EncryptedField {
+        table: "services",
+        column: "monitoring_credentials",
+    },
 ];
 
 /// Associated data for one value.

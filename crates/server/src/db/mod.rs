@@ -61,6 +61,16 @@ pub fn ensure_sqlite_dir(url: &str) -> std::io::Result<()> {
 
 /// Applies every pending migration.
 pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
+    use sea_orm::TransactionTrait;
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+        // The pool hands each statement any of its SQLite connections, and one that still holds
+        // an older snapshot sees the schema as it was: a migration that drops a table and
+        // re-creates its index then finds the old index "already there". One transaction keeps
+        // every statement on one connection (and makes the whole upgrade atomic).
+        let txn = db.begin().await?;
+        Migrator::up(&txn, None).await?;
+        return txn.commit().await;
+    }
     Migrator::up(db, None).await
 }
 

@@ -5,8 +5,12 @@
 
 pub mod api_tokens;
 pub mod audit_log;
+pub mod check_runs;
 pub mod checklists;
+pub mod monitoring;
 pub mod reviews;
+pub mod run_requests;
+pub mod schedule;
 pub mod services;
 pub mod sessions;
 pub mod users;

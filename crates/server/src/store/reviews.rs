@@ -416,3 +416,36 @@ pub async fn set_check<C: ConnectionTrait>(
     };
     Ok(Audited::new((), entry))
 }
+
+/// Whether review `id` exists and is not deleted.
+pub async fn is_live<C: ConnectionTrait>(db: &C, id: Uuid) -> StoreResult<bool> {
+    Ok(review::Entity::find_by_id(id)
+        .filter(review::Column::DeletedAt.is_null())
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// The items with an automated check of every live review of `service`.
+pub async fn automated_items<C: ConnectionTrait>(db: &C, service: Uuid) -> StoreResult<Vec<Uuid>> {
+    let reviews: Vec<Uuid> = review::Entity::find()
+        .filter(review::Column::ServiceId.eq(service))
+        .filter(review::Column::DeletedAt.is_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    if reviews.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(review_item::Entity::find()
+        .filter(review_item::Column::ReviewId.is_in(reviews))
+        .filter(review_item::Column::CheckSpec.is_not_null())
+        .order_by_asc(review_item::Column::Position)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|i| i.id)
+        .collect())
+}

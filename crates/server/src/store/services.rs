@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use super::monitoring::SealedMonitoring;
 use super::write::{Audited, compare_and_set, taken};
 use super::{StoreError, StoreResult, like_escape};
 use crate::db::audit::Entry;
@@ -30,6 +31,8 @@ pub enum Sealed {
     Contacts,
     /// Probe credentials (a JSON object); never returned once saved.
     Credentials,
+    /// Headers for the monitoring endpoints (see [`super::monitoring`]); never returned.
+    MonitoringCredentials,
 }
 
 impl Sealed {
@@ -37,6 +40,7 @@ impl Sealed {
         match self {
             Self::Contacts => "contacts",
             Self::Credentials => "credentials",
+            Self::MonitoringCredentials => "monitoring_credentials",
         }
     }
 }
@@ -196,6 +200,8 @@ fn audit_shape(m: &service::Model, owners: &[String]) -> serde_json::Value {
         "owners": owners, "contacts_configured": m.contacts.is_some(),
         "credentials_configured": m.credentials.is_some(),
         "credential_headers": m.credential_headers, "version": m.version,
+        "probe_interval_s": m.probe_interval_s, "monitoring": m.monitoring,
+        "monitoring_credentials_configured": m.monitoring_credentials.is_some(),
     })
 }
 
@@ -223,6 +229,21 @@ pub struct NewService {
     pub owners: Vec<String>,
     pub contacts: Option<String>,
     pub credentials: Option<SealedCredentials>,
+    /// Seconds between scheduled runs; `None` is `PROBE_INTERVAL`.
+    pub probe_interval_s: Option<i32>,
+    pub monitoring: Option<SealedMonitoring>,
+}
+
+fn monitoring_columns(
+    m: Option<SealedMonitoring>,
+) -> StoreResult<(Option<serde_json::Value>, Option<String>)> {
+    Ok(match m {
+        Some(m) => (
+            Some(super::encode(&m.stored, "monitoring")?),
+            m.sealed_headers,
+        ),
+        None => (None, None),
+    })
 }
 
 /// Registers a service (a name already in use is [`StoreError::Taken`]).
@@ -235,6 +256,7 @@ pub async fn insert<C: ConnectionTrait>(
         Some(c) => (Some(c.sealed), Some(serde_json::json!(c.header_names))),
         None => (None, None),
     };
+    let (monitoring, monitoring_credentials) = monitoring_columns(new.monitoring)?;
     let created = service::ActiveModel {
         id: Set(new.id),
         name: Set(new.name.clone()),
@@ -244,6 +266,9 @@ pub async fn insert<C: ConnectionTrait>(
         contacts: Set(new.contacts),
         credentials: Set(credentials),
         credential_headers: Set(credential_headers),
+        probe_interval_s: Set(new.probe_interval_s),
+        monitoring: Set(monitoring),
+        monitoring_credentials: Set(monitoring_credentials),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
@@ -276,6 +301,10 @@ pub struct Changes {
     pub contacts: Option<Option<String>>,
     /// Sealed credentials (`Some(None)`: removed).
     pub credentials: Option<Option<SealedCredentials>>,
+    /// `Some(None)`: back to `PROBE_INTERVAL`.
+    pub probe_interval_s: Option<Option<i32>>,
+    /// `Some(None)`: no monitoring endpoints of its own.
+    pub monitoring: Option<Option<SealedMonitoring>>,
 }
 
 /// Applies `changes` to `current` (read with `owners`) if nobody changed it since.
@@ -312,6 +341,14 @@ pub async fn update<C: ConnectionTrait>(
             active.credential_headers = Set(None);
         }
         None => {}
+    }
+    if let Some(interval) = changes.probe_interval_s {
+        active.probe_interval_s = Set(interval);
+    }
+    if let Some(m) = changes.monitoring {
+        let (clear, sealed) = monitoring_columns(m)?;
+        active.monitoring = Set(clear);
+        active.monitoring_credentials = Set(sealed);
     }
     active.version = Set(current.version + 1);
     active.updated_at = Set(Utc::now());

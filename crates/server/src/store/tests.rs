@@ -50,6 +50,8 @@ fn service(name: &str) -> services::NewService {
         owners: vec!["team-a".into()],
         contacts: None,
         credentials: None,
+        probe_interval_s: None,
+        monitoring: None,
     }
 }
 

@@ -201,6 +201,8 @@ impl TestApp {
             .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("ALLOWED_ORIGINS", ORIGIN)
             .env("METRICS_TOKEN", &metrics_token)
+            // Probes reach only what a test starts: the runner is on where a test says so.
+            .env("PROBE_SCHEDULER", "false")
             .current_dir(&data_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -16,6 +16,7 @@ mod observability;
 mod ratelimit;
 mod readiness;
 mod reviews;
+mod runner;
 mod schema;
 mod services;
 mod tls_redirect;

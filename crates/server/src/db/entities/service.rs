@@ -14,6 +14,12 @@ pub struct Model {
     pub contacts: Option<String>,
     pub credentials: Option<String>,
     pub credential_headers: Option<Json>,
+    /// Probe interval in seconds; `None` is `PROBE_INTERVAL`.
+    pub probe_interval_s: Option<i32>,
+    /// Monitoring endpoints (URLs, job, log selector, header names), in clear.
+    pub monitoring: Option<Json>,
+    /// Headers sent to the monitoring endpoints: a ciphertext.
+    pub monitoring_credentials: Option<String>,
     pub version: i32,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,

@@ -1,0 +1,8 @@
+//! The check runner: scheduled rounds, on-demand runs, waivers over failing checks, retention,
+//! and several replicas on one PostgreSQL database.
+
+mod replicas;
+mod requests;
+mod retention;
+mod scheduled;
+mod support;
