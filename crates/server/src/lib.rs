@@ -38,6 +38,7 @@ pub mod config;
 pub mod db;
 pub mod docs;
 pub mod error;
+pub mod gate;
 pub mod health;
 pub mod http;
 pub mod keys;

@@ -50,8 +50,9 @@ const LAYERS: &[&[&str]] = &[
     &["state"],
     // Development keys and the keyring; telemetry.
     &["keys", "telemetry"],
-    // Leaves: configuration, the request context, the stop signal.
-    &["config", "request_context", "shutdown"],
+    // Leaves: configuration, the gate's rows (shared by `preflight check` and the JUnit
+    // export), the request context, the stop signal.
+    &["config", "gate", "request_context", "shutdown"],
 ];
 
 /// One module: its path (`crate::api::reviews`) and the paths it uses.

@@ -18,6 +18,7 @@ pub mod users;
 #[derive(utoipa::OpenApi)]
 #[openapi(components(schemas(
     support::Format,
+    reviews::ExportFormat,
     service_fields::Contact,
     service_fields::CredentialsInput,
     service_fields::CredentialsView,

@@ -25,8 +25,8 @@ use crate::docs::problems;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::ApiJson;
 use crate::state::AppState;
-use crate::store::StoreError;
 use crate::store::reviews::{self, LoadedReview, StateChange, check_of, re_attest_days, record_of};
+use crate::store::{StoreError, check_runs};
 use crate::write::Write;
 
 /// Longest comment or reason kept.
@@ -58,8 +58,13 @@ pub struct ReviewItemView {
     pub waiver: Option<Waiver>,
     #[schema(value_type = Option<Object>)]
     pub exclusion: Option<Exclusion>,
+    /// The latest check run: outcome, when, the sentence saying why, and its id
+    /// (`/api/v1/check-runs/{run_id}`).
     #[schema(value_type = Option<Object>)]
     pub last_run: Option<RunResult>,
+    /// The latest run's full evidence: every request and what came back.
+    #[schema(value_type = Option<Object>)]
+    pub last_run_evidence: Option<serde_json::Value>,
     /// Also the item's ETag (`"v<version>"`).
     pub version: i32,
     pub updated_at: DateTime<Utc>,
@@ -98,9 +103,34 @@ pub fn item_view(
         waiver: record.waiver,
         exclusion: record.exclusion,
         last_run: record.last_run,
+        last_run_evidence: None,
         version: row.version,
         updated_at: row.updated_at,
     })
+}
+
+/// Fills in the evidence of each view's latest run (one query for all of them; a run that
+/// retention pruned has none).
+pub async fn with_evidence(state: &AppState, views: &mut [ReviewItemView]) -> ApiResult<()> {
+    let ids: Vec<Uuid> = views
+        .iter()
+        .filter_map(|v| v.last_run.as_ref()?.run_id.as_deref()?.parse().ok())
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut runs: std::collections::HashMap<String, serde_json::Value> =
+        check_runs::by_ids(&state.db, &ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id.to_string(), r.evidence))
+            .collect();
+    for view in views {
+        if let Some(id) = view.last_run.as_ref().and_then(|r| r.run_id.as_deref()) {
+            view.last_run_evidence = runs.remove(id);
+        }
+    }
+    Ok(())
 }
 
 /// A manual change of an item's state.
@@ -202,11 +232,10 @@ pub async fn get(
     auth.require_role(Role::Viewer)?;
     let lr = reviews::load(&state.db, id).await?;
     let (item, row) = lr.find_item(&key)?;
-    Ok(json_with_etag(
-        StatusCode::OK,
-        row.version,
-        item_view(&lr, item, row, Utc::now())?,
-    ))
+    let mut view = [item_view(&lr, item, row, Utc::now())?];
+    with_evidence(&state, &mut view).await?;
+    let [view] = view;
+    Ok(json_with_etag(StatusCode::OK, row.version, view))
 }
 
 #[utoipa::path(post, path = "/reviews/{id}/items/{key}", operation_id = "act_on_review_item", tag = "reviews", security(("bearer" = [])),

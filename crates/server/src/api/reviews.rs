@@ -5,19 +5,19 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use preflight_domain::{ItemRecord, ItemReport, ItemState, to_markdown_with_state};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::checklists::SectionView;
 use super::etag::check_if_match;
-use super::review_items::{ReviewItemView, item_view};
-use super::support::{FormatParam, json_with_etag, markdown_response, wants_markdown};
+use super::review_items::{ReviewItemView, item_view, with_evidence};
+use super::support::{Format, json_with_etag, markdown_response, wants_markdown};
 use crate::auth::{AuthUser, Role};
 use crate::db::entities::review;
 use crate::docs::problems;
@@ -26,7 +26,7 @@ use crate::http::extract::ApiJson;
 use crate::http::pagination::{Page, PageParams};
 use crate::state::AppState;
 use crate::store::reviews::{self, LoadedReview, record_of};
-use crate::store::{StoreError, checklists, services};
+use crate::store::{StoreError, check_runs, checklists, services};
 use crate::write::Write;
 
 /// A review in lists.
@@ -217,19 +217,39 @@ pub fn report(record: &ItemRecord, state: ItemState) -> Option<ItemReport> {
         ItemState::Passed | ItemState::Failed => {
             let manual = record.attestation.as_ref();
             match (manual, &record.last_run) {
-                (Some(a), Some(run)) if run.at > a.at => person("automated check", run.at, None),
+                (Some(a), Some(run)) if run.at > a.at => {
+                    person("automated check", run.at, run.reason.clone())
+                }
                 (Some(a), _) => person(&a.by, a.at, a.comment.clone()),
-                (None, Some(run)) => person("automated check", run.at, None),
+                (None, Some(run)) => person("automated check", run.at, run.reason.clone()),
                 (None, None) => None,
             }
         }
     }
 }
 
+/// `?format=` of a review export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Json,
+    Markdown,
+    Junit,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParam {
+    /// `markdown` (same as `Accept: text/markdown`) or `junit` (JUnit XML for CI systems, the
+    /// shape of `preflight check --format junit`); JSON by default.
+    pub format: Option<ExportFormat>,
+}
+
 #[utoipa::path(get, path = "/reviews/{id}", operation_id = "get_review", tag = "reviews", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Review id"), FormatParam),
-    responses((status = 200, description = "The review with every item's state (the JSON export)", body = ReviewView, content_type = "application/json"),
-        (status = 200, description = "Markdown export: `[x]` for passed and waived items, a trailing note with state, who and when", body = String, content_type = "text/markdown"),
+    params(("id" = Uuid, Path, description = "Review id"), ExportParam),
+    responses((status = 200, description = "The review with every item's state and the latest evidence of each automated item (the JSON export)", body = ReviewView, content_type = "application/json"),
+        (status = 200, description = "Markdown export: `[x]` for passed and waived items, a trailing note with state, who and when (for automated items, the latest run's sentence)", body = String, content_type = "text/markdown"),
+        (status = 200, description = "JUnit XML export (`?format=junit`): a test suite per section, a test case per item; failed, error and blocking pending items are failures", body = String, content_type = "application/xml"),
         (status = 400, response = problems::BadRequest),
         (status = 401, response = problems::Unauthorized),
         (status = 404, response = problems::NotFound)))]
@@ -237,13 +257,19 @@ pub async fn get(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<Uuid>,
-    Query(format): Query<FormatParam>,
+    Query(format): Query<ExportParam>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     auth.require_role(Role::Viewer)?;
     let lr = reviews::load(&state.db, id).await?;
     let now = Utc::now();
-    if wants_markdown(&headers, format.format) {
+    let markdown = match format.format {
+        Some(ExportFormat::Junit) => return junit(&state, &lr, now).await,
+        Some(ExportFormat::Markdown) => Some(Format::Markdown),
+        Some(ExportFormat::Json) => Some(Format::Json),
+        None => None,
+    };
+    if wants_markdown(&headers, markdown) {
         let mut reports = std::collections::HashMap::new();
         for row in &lr.rows {
             let record = record_of(row)?;
@@ -255,11 +281,62 @@ pub async fn get(
         let text = to_markdown_with_state(&lr.checklist, &|item| reports.get(&item.key).cloned());
         return Ok(markdown_response(text, Some(lr.review.version)));
     }
-    Ok(json_with_etag(
-        StatusCode::OK,
-        lr.review.version,
-        view(&lr, now)?,
-    ))
+    let mut review = view(&lr, now)?;
+    with_evidence(&state, &mut review.items).await?;
+    Ok(json_with_etag(StatusCode::OK, lr.review.version, review))
+}
+
+/// The JUnit export: the gate's rows of every item, with the latest run's evidence.
+async fn junit(state: &AppState, lr: &LoadedReview, now: DateTime<Utc>) -> ApiResult<Response> {
+    let mut records = Vec::with_capacity(lr.rows.len());
+    for row in &lr.rows {
+        records.push((row, record_of(row)?, lr.state_of(row, now)?));
+    }
+    let run_ids: Vec<Uuid> = records
+        .iter()
+        .filter_map(|(_, record, _)| record.last_run.as_ref()?.run_id.as_deref()?.parse().ok())
+        .collect();
+    let mut reports: std::collections::HashMap<String, preflight_probe::Report> =
+        check_runs::by_ids(&state.db, &run_ids)
+            .await?
+            .into_iter()
+            .filter_map(|r| Some((r.id.to_string(), serde_json::from_value(r.evidence).ok()?)))
+            .collect();
+    let mut rows = Vec::with_capacity(records.len());
+    for (row, record, item_state) in &records {
+        let Some(item) = lr.item(&row.key) else {
+            continue;
+        };
+        let check = reviews::check_of(row)?;
+        let report = record
+            .last_run
+            .as_ref()
+            .and_then(|r| r.run_id.as_deref())
+            .and_then(|id| reports.remove(id));
+        rows.push(crate::gate::review_row(crate::gate::ItemFacts {
+            key: &row.key,
+            section: item.section.as_deref(),
+            group: item.group.as_deref(),
+            text: &item.text,
+            optional: item.optional,
+            state: *item_state,
+            check_definition: check
+                .as_ref()
+                .map(preflight_domain::CheckSpec::to_definition),
+            attestation: record.attestation.as_ref(),
+            waiver: record.waiver.as_ref(),
+            exclusion: record.exclusion.as_ref(),
+            last_run: record.last_run.as_ref(),
+            report,
+        }));
+    }
+    let xml = crate::gate::junit::render(&lr.review.title, &rows).map_err(ApiError::internal)?;
+    let mut res = (StatusCode::OK, xml).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml; charset=utf-8"),
+    );
+    Ok(res)
 }
 
 #[utoipa::path(delete, path = "/reviews/{id}", operation_id = "delete_review", tag = "reviews", security(("bearer" = [])),

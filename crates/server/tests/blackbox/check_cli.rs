@@ -1,7 +1,7 @@
 //! `preflight check`, the CI gate: the built binary against axum targets on 127.0.0.1.
 //! Exit codes here; formats and secrets in `formats`, server mode in `server`.
 
-mod formats;
+pub mod formats;
 mod server;
 mod support;
 

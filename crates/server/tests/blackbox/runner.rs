@@ -1,6 +1,7 @@
 //! The check runner: scheduled rounds, on-demand runs, waivers over failing checks, retention,
 //! and several replicas on one PostgreSQL database.
 
+mod exports;
 mod replicas;
 mod requests;
 mod retention;

@@ -3,55 +3,14 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use preflight_domain::Checklist;
 use preflight_probe::{Outcome, Report};
 use serde::Serialize;
 
+pub use crate::gate::{Row, Status};
+
 use super::config::Settings;
 use super::plan::Plan;
-
-/// The state of one item as the gate reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// The check passed (or, in server mode, the item is passed).
-    Passed,
-    /// The target answered wrongly (server mode: the item is failed).
-    Failed,
-    /// The check could not be carried out.
-    Error,
-    /// A manual item: a person signs it off (local mode).
-    Manual,
-    /// Server mode: never verified or not signed off.
-    Pending,
-    /// Server mode: exempted until the waiver expires.
-    Waived,
-    /// Server mode: excluded from the score.
-    NotApplicable,
-}
-
-/// One item and what the gate found about it.
-pub struct Row {
-    pub key: String,
-    pub section: Option<String>,
-    pub group: Option<String>,
-    pub text: String,
-    pub optional: bool,
-    /// Check kind; `None` for a manual item.
-    pub kind: Option<String>,
-    /// The check as written in the annotation.
-    pub check: Option<String>,
-    pub status: Status,
-    /// One sentence: the evidence, or what is missing.
-    pub reason: String,
-    /// When the state was decided (the check run's start, a sign-off's time).
-    pub at: Option<DateTime<Utc>>,
-    /// The engine's report (local mode, automated items).
-    pub report: Option<Report>,
-    /// Whether this row keeps the gate from passing.
-    pub blocking: bool,
-}
 
 /// What Markdown output starts from.
 pub enum Document {

@@ -13,7 +13,7 @@ use super::support::{
 use crate::harness;
 
 /// Validates `xml` with `xmllint --schema`; `false` (skip) when xmllint is missing outside CI.
-fn validate_junit(xml: &str, dir: &std::path::Path) -> bool {
+pub fn validate_junit(xml: &str, dir: &std::path::Path) -> bool {
     let file = write(dir, "report.xml", xml);
     let schema = fixture("junit.xsd");
     let out = match Command::new("xmllint")

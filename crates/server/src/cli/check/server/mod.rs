@@ -5,14 +5,15 @@
 
 mod api;
 
-use chrono::{DateTime, Utc};
+use preflight_domain::ItemState;
 use secrecy::SecretString;
 
 use self::api::{Client, ReviewItem};
 use super::UsageError;
 use super::args::CheckArgs;
-use super::model::{Document, Gate, Row, Status};
+use super::model::{Document, Gate, Row};
 use super::output::Sink;
+use crate::gate::{ItemFacts, review_row};
 
 /// The environment variable holding the API token.
 pub const TOKEN_VAR: &str = "PREFLIGHT_TOKEN";
@@ -66,105 +67,27 @@ pub async fn run(args: &CheckArgs, server: &str) -> Result<bool, UsageError> {
     Ok(gate.ready)
 }
 
-fn day(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d").to_string()
-}
-
-fn with_note(text: String, note: Option<&str>) -> String {
-    match note.map(str::trim).filter(|n| !n.is_empty()) {
-        Some(note) => format!("{text}: {note}"),
-        None => text,
-    }
-}
-
-/// One review item as a row: its state and, in one sentence, what decided it.
+/// One review item as a row ([`crate::gate::review_row`]).
 fn row(item: &ReviewItem) -> Row {
-    let status = match item.state.as_str() {
-        "passed" => Status::Passed,
-        "failed" => Status::Failed,
-        "waived" => Status::Waived,
-        "not_applicable" => Status::NotApplicable,
-        _ => Status::Pending,
+    let state = match item.state.as_str() {
+        "passed" => ItemState::Passed,
+        "failed" => ItemState::Failed,
+        "waived" => ItemState::Waived,
+        "not_applicable" => ItemState::NotApplicable,
+        _ => ItemState::Pending,
     };
-    let person = item.attestation.as_ref();
-    let run = item.last_run.as_ref();
-    // The more recent of a person's verdict and the latest run decides (domain::state).
-    let person_decides = match (person, run) {
-        (Some(a), Some(r)) => a.at >= r.at,
-        (Some(_), None) => true,
-        _ => false,
-    };
-    let (reason, at) = match status {
-        Status::Waived => match &item.waiver {
-            Some(w) => (
-                with_note(
-                    format!("waived by {} until {}", w.by, day(w.expires_at)),
-                    Some(&w.reason),
-                ),
-                Some(w.at),
-            ),
-            None => ("waived".to_owned(), None),
-        },
-        Status::NotApplicable => match &item.exclusion {
-            Some(e) => (
-                with_note(format!("not applicable, says {}", e.by), Some(&e.reason)),
-                Some(e.at),
-            ),
-            None => ("not applicable".to_owned(), None),
-        },
-        Status::Passed | Status::Failed => match (person_decides, person, run) {
-            (true, Some(a), _) => {
-                let verb = if a.passed {
-                    "signed off"
-                } else {
-                    "marked failed"
-                };
-                (
-                    with_note(
-                        format!("{verb} by {} on {}", a.by, day(a.at)),
-                        a.comment.as_deref(),
-                    ),
-                    Some(a.at),
-                )
-            }
-            (_, _, Some(r)) => {
-                let verb = if r.passed { "passed" } else { "failed" };
-                (
-                    format!("the latest check run {verb} on {}", day(r.at)),
-                    Some(r.at),
-                )
-            }
-            _ => (item.state.clone(), None),
-        },
-        _ => match (person, &item.check_definition) {
-            (Some(a), _) if a.passed => (
-                format!(
-                    "the sign-off by {} on {} is too old: sign it off again",
-                    a.by,
-                    day(a.at)
-                ),
-                Some(a.at),
-            ),
-            (_, Some(_)) => ("not checked yet".to_owned(), None),
-            (_, None) => ("needs sign-off by a person".to_owned(), None),
-        },
-    };
-    Row {
-        key: item.key.clone(),
-        section: item.section.clone(),
-        group: item.group.clone(),
-        text: item.text.clone(),
+    review_row(ItemFacts {
+        key: &item.key,
+        section: item.section.as_deref(),
+        group: item.group.as_deref(),
+        text: &item.text,
         optional: item.optional,
-        kind: item
-            .check_definition
-            .as_deref()
-            .and_then(|d| d.split_whitespace().next())
-            .map(str::to_owned),
-        check: item.check_definition.clone(),
-        status,
-        reason,
-        at,
+        state,
+        check_definition: item.check_definition.clone(),
+        attestation: item.attestation.as_ref(),
+        waiver: item.waiver.as_ref(),
+        exclusion: item.exclusion.as_ref(),
+        last_run: item.last_run.as_ref(),
         report: None,
-        blocking: !item.optional && matches!(status, Status::Pending | Status::Failed),
-    }
+    })
 }
