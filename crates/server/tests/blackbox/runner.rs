@@ -2,6 +2,7 @@
 //! and several replicas on one PostgreSQL database.
 
 mod exports;
+mod monitoring;
 mod replicas;
 mod requests;
 mod retention;
