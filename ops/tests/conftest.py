@@ -67,7 +67,8 @@ def exported_metrics(tmp_path_factory) -> dict[str, str]:
 
     The exporter shows a family once it has a value, so the fixture first does what makes every
     family appear: logins (one refused by the login limit), readiness reads (a cache miss, then
-    hits), a service with a review (readiness gauges) and a backup (backup gauges).
+    hits), a service with a review (readiness gauges) whose automated item is run on demand
+    against the instance itself (check-run metrics) and a backup (backup gauges).
     """
     import json
     import secrets as pysecrets
@@ -122,15 +123,22 @@ def exported_metrics(tmp_path_factory) -> dict[str, str]:
         status, body = call("POST", "/api/v1/auth/login", login)
         assert status == 200, body
         admin = json.loads(body)["access_token"]
-        checklist = b"# Metrics\n\n## Section\n\n- [ ] One item\n"
+        checklist = b"# Metrics\n\n## Section\n\n- [ ] One item\n- [ ] Health endpoints answer <!-- check: health -->\n"
         status, body = call("POST", "/api/v1/checklists", checklist, admin, "text/markdown")
         assert status == 201, body
         checklist_id = json.loads(body)["id"]
-        status, body = call("POST", "/api/v1/services", {"name": "metrics-fixture", "base_url": "https://m.example.com", "environment": "production"}, admin)
+        status, body = call("POST", "/api/v1/services", {"name": "metrics-fixture", "base_url": base, "environment": "production"}, admin)
         assert status == 201, body
         service_id = json.loads(body)["id"]
         status, body = call("POST", f"/api/v1/services/{service_id}/reviews", {"checklist_id": checklist_id}, admin)
         assert status == 201, body
+        status, body = call("POST", f"/api/v1/services/{service_id}/runs", None, admin)
+        assert status == 202, body
+        run_id = json.loads(body)["id"]
+        deadline = time.monotonic() + 30
+        while json.loads(call("GET", f"/api/v1/runs/{run_id}", bearer=admin)[1])["status"] != "finished":
+            assert time.monotonic() < deadline, (tmp / "serve.log").read_text()
+            time.sleep(0.2)
         for _ in range(2):
             assert call("GET", "/api/v1/readiness", bearer=admin)[0] == 200
         for _ in range(3):

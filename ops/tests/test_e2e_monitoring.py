@@ -278,6 +278,13 @@ def send_traffic(ctx):
             status, _, body = http("POST", f"{base}/api/v1/services/{service_id}/reviews",
                                    {"checklist_id": checklists[0]["id"]}, headers=auth)
             notes.append(f"attach checklist: {status} {body[:200]!r}")
+            # Run its automated items now (against preflight itself) for the check-run panels.
+            status, _, body = http("POST", f"{base}/api/v1/services/{service_id}/runs", headers=auth)
+            notes.append(f"run checks: {status} {body[:200]!r}")
+            if status == 202:
+                run_url = base + "/api/v1/runs/" + json.loads(body)["id"]
+                wait_until(lambda: json.loads(http("GET", run_url, headers=auth)[2]).get("status") == "finished",
+                           60, "the on-demand run to finish")
     for _ in range(3):  # the first read misses the readiness cache, the next ones hit it
         http("GET", base + "/api/v1/readiness", headers=auth)
         http("GET", base + "/api/v1/services", headers=auth)

@@ -97,7 +97,10 @@ def test_service_dashboard_covers_the_service_metrics_and_logs():
 
 def test_readiness_dashboard_covers_readiness_metrics():
     used = _metrics("preflight-readiness.json")
-    for metric in ("preflight_service_readiness_ratio", "preflight_service_ready", "preflight_checklist_items"):
+    for metric in ("preflight_service_readiness_ratio", "preflight_service_ready", "preflight_checklist_items",
+                   "preflight_check_runs_total", "preflight_check_run_duration_seconds_bucket",
+                   "preflight_scheduler_lag_seconds", "preflight_scheduler_queue_depth",
+                   "preflight_check_runs_in_flight", "preflight_checks_due"):
         assert metric in used, metric
 
 

@@ -281,6 +281,12 @@ fn probe(r: &mut Reader<'_>) -> ProbeSettings {
         r.problems
             .push("PROBE_TIMEOUT: must be between 100ms and 5m".into());
     }
+    let keep_runs: u32 = r.parsed("PROBE_KEEP_RUNS", 50, "a whole number");
+    if keep_runs == 0 {
+        r.problems.push(
+            "PROBE_KEEP_RUNS: must be at least 1 (an item's latest run is its evidence)".into(),
+        );
+    }
     ProbeSettings {
         scheduler: r.boolean("PROBE_SCHEDULER", true),
         interval,
@@ -289,7 +295,7 @@ fn probe(r: &mut Reader<'_>) -> ProbeSettings {
         queue: r.positive("PROBE_QUEUE", 256),
         timeout,
         lease,
-        keep_runs: r.parsed("PROBE_KEEP_RUNS", 50, "a whole number"),
+        keep_runs,
         keep_failures: r.duration("PROBE_KEEP_FAILURES", Duration::from_secs(30 * 86_400)),
         retention_every: r.duration("PROBE_RETENTION_INTERVAL", Duration::from_secs(3600)),
         request_rate: r.rate("RATE_LIMIT_RUNS", "30/m"),

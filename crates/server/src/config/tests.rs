@@ -233,3 +233,64 @@ fn http_redirect_port_needs_native_tls_and_its_own_port() {
     let err = lookup(&[("HTTP_REDIRECT_PORT", "8080")]).unwrap_err();
     assert!(err.problems[0].contains("needs native TLS"), "{err}");
 }
+
+#[test]
+fn every_variable_the_service_reads_is_in_env_example() {
+    let asked = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let _ = Settings::from_lookup(|name| {
+        asked.lock().unwrap().insert(name.to_owned());
+        None
+    });
+    let example = include_str!("../../../../.env.example");
+    let documented: std::collections::BTreeSet<&str> = example
+        .lines()
+        .map(|l| l.trim_start_matches('#').trim())
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .collect();
+    let missing: Vec<String> = asked
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .filter(|name| !name.ends_with("_FILE") && !documented.contains(name.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "not in .env.example: {missing:?}");
+}
+
+#[test]
+fn probe_settings_have_defaults_and_bounds() {
+    let s = production(&[]).unwrap();
+    assert!(s.probe.scheduler);
+    assert_eq!(s.probe.interval, Duration::from_secs(900));
+    assert_eq!(s.probe.concurrency, 64);
+    let problems = production(&[
+        ("PROBE_INTERVAL", Some("2s")),
+        ("PROBE_CONCURRENCY", Some("0")),
+        ("PROBE_LEASE", Some("1s")),
+        ("GRAFANA_URL", Some("grafana:3000")),
+        ("PROBE_DENY_NETWORKS", Some("10.0.0.0/8, nonsense")),
+    ])
+    .unwrap_err()
+    .problems;
+    for name in [
+        "PROBE_INTERVAL",
+        "PROBE_CONCURRENCY",
+        "PROBE_LEASE",
+        "GRAFANA_URL",
+        "PROBE_DENY_NETWORKS",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.starts_with(name)),
+            "{name} not refused: {problems:?}"
+        );
+    }
+    let s = production(&[
+        ("PROMETHEUS_URL", Some("http://prometheus:9090")),
+        ("PROMETHEUS_TOKEN", Some("t0ken")),
+        ("PROBE_DENY_NETWORKS", Some("10.0.0.0/8,192.168.1.5")),
+    ])
+    .unwrap();
+    let prom = s.probe.prometheus.unwrap();
+    assert_eq!(prom.url.as_str(), "http://prometheus:9090/");
+    assert!(prom.token.is_some());
+    assert_eq!(s.probe.deny_networks.len(), 2);
+}
