@@ -150,3 +150,36 @@ async fn a_replica_killed_mid_round_loses_its_claims_and_another_completes_the_r
     assert!(all.values().all(|&n| (1..=2).contains(&n)), "{all:?}");
     drop(doomed);
 }
+
+#[tokio::test]
+async fn shutdown_finishes_running_checks_and_releases_the_rest() {
+    let (base, hits) = target(Duration::from_millis(1500)).await;
+    let mut app = super::support::app_with_runner(&[
+        ("PROBE_INTERVAL", "24h"),
+        ("PROBE_CONCURRENCY", "2"),
+        ("SHUTDOWN_TIMEOUT", "10s"),
+    ])
+    .await;
+    populate(&app, &base, 1, 10).await;
+    eventually(Duration::from_secs(30), "two checks in flight", || async {
+        let n: u32 = hits.all().values().sum();
+        (n >= 2).then_some(())
+    })
+    .await;
+    let status = app.terminate();
+    assert!(status.success(), "{status:?}\n{}", app.log_text());
+    let held = sql(
+        &app,
+        "SELECT COUNT(*) FROM check_schedule WHERE lease_owner IS NOT NULL",
+    );
+    assert_eq!(held, "0", "every claim released:\n{}", app.log_text());
+    // The checks that were running when the signal came were recorded.
+    let recorded: u32 = sql(&app, "SELECT COUNT(*) FROM check_runs")
+        .parse()
+        .unwrap();
+    let started: u32 = hits.all().values().sum();
+    assert!(
+        recorded >= 2 && recorded == started,
+        "{recorded} recorded, {started} started"
+    );
+}

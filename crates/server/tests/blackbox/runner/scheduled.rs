@@ -18,6 +18,12 @@ async fn a_scheduled_round_sets_states_evidence_audit_and_readiness() {
         ("Runbook reviewed", ""),
     ]);
     let (service, review) = service_with(&admin, "billing", &base, &md).await;
+    // Read (and cache) readiness before any run: everything pending.
+    let before: Value = admin
+        .get(&format!("/api/v1/services/{service}/readiness"))
+        .expect_json(200)
+        .await;
+    assert_eq!(before["overall"]["counts"]["pending"], 3, "{before}");
 
     let items = all_ran(&admin, &review, Duration::from_secs(40)).await;
     let ok = &items["Status answers"];
@@ -78,15 +84,33 @@ async fn a_scheduled_round_sets_states_evidence_audit_and_readiness() {
     assert!(entries.len() >= 2, "{audit}");
     assert!(entries.iter().all(|e| e["actor"] == "probe"), "{audit}");
 
-    // Readiness follows: one required item failed, one pending.
-    let readiness: Value = admin
-        .get(&format!("/api/v1/services/{service}/readiness"))
-        .expect_json(200)
-        .await;
+    // Readiness follows (its cache dropped, within a second of the change): one required item
+    // failed, one pending.
+    let readiness: Value = super::support::eventually(
+        Duration::from_secs(10),
+        "readiness to follow the runs",
+        || async {
+            let r: Value = admin
+                .get(&format!("/api/v1/services/{service}/readiness"))
+                .expect_json(200)
+                .await;
+            (r["overall"]["counts"]["passed"] == 1).then_some(r)
+        },
+    )
+    .await;
     let counts = &readiness["overall"]["counts"];
-    assert_eq!(counts["passed"], 1, "{readiness}");
     assert_eq!(counts["failed"], 1, "{readiness}");
+    assert_eq!(counts["pending"], 1, "{readiness}");
     assert_eq!(readiness["ready"], false);
+    let metrics = app.metrics().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("preflight_checklist_items{")
+                && l.contains("state=\"failed\"")
+                && l.ends_with(" 1")),
+        "the gauges follow the runs:\n{metrics}"
+    );
 
     // The next round runs again (interval 5 s ± 10%).
     let first = hits.of("/ok/1");
