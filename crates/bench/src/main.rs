@@ -1,4 +1,5 @@
 //! `cargo run --release -p preflight-bench [-- --seconds 10 --concurrency 32]`
+//! `cargo run --release -p preflight-bench -- probe-round [--check]`
 //!
 //! Measures, in one run on one machine (ratios, not absolute numbers, are what the performance
 //! budgets are about, because these machines are shared and noisy):
@@ -6,14 +7,45 @@
 //! 2. its idle resident memory;
 //! 3. requests per second of a bare axum JSON handler (the baseline) and of preflight's
 //!    authenticated readiness read (JWT, rate limit, cache, metrics, log line), at full load;
-//! 4. p99 latency of the readiness read at half the baseline's rate.
+//! 4. p99 latency of the readiness read at half the baseline's rate;
+//! 5. the probe round (issue #9): a second, fresh replica verifies 1,000 local targets
+//!    (20 services x 50 automated `http` items, 20-200 ms latency, 1% hanging past their
+//!    `timeout=1s`, 2% answering 503) per round; round wall time, runs per second, outcomes
+//!    and peak RSS against the budget (round <= 10 s, peak RSS < 300 MiB), see
+//!    [`probe_round`] and `docs/performance.md`.
+//!
+//! `probe-round` runs only 5; `--skip-probe-round` only 1-4. `--check` exits non-zero when
+//! the probe round misses its budget (the other figures are printed, not judged).
 
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+
+mod probe_round;
+
+const HELP: &str = "\
+usage: preflight-bench [probe-round] [options]
+
+  (no command)            every phase: start-up, idle memory, HTTP load, then the probe round
+  probe-round             only the probe round: 1,000 automated checks against local targets
+
+options:
+  --seconds N             seconds per HTTP load phase (default 10)
+  --concurrency N         connections of the HTTP load phases (default 32)
+  --probe-services N      services (= target listeners) of the probe round (default 20)
+  --probe-items N         automated items per service (default 50)
+  --skip-probe-round      only the HTTP phases (the output of earlier versions)
+  --check                 exit 1 when the probe round misses its budget
+                          (round <= 10 s, peak RSS < 300 MiB, expected outcomes)
+  -h, --help              this text
+
+environment: PREFLIGHT_BIN (default $CARGO_TARGET_DIR/release/preflight, else
+target/release/preflight); PROBE_CONCURRENCY, PROBE_HOST_CONCURRENCY and PROBE_QUEUE reach
+the probe round's server.
+";
 
 struct Load {
     rps: f64,
@@ -118,14 +150,43 @@ fn arg(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+fn flag(name: &str) -> bool {
+    std::env::args().skip(1).any(|a| a == name)
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let secs = arg("--seconds", 10);
-    let conc = usize::try_from(arg("--concurrency", 32))?;
+async fn main() -> anyhow::Result<ExitCode> {
+    if flag("--help") || flag("-h") {
+        print!("{HELP}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let bin = std::env::var("PREFLIGHT_BIN").unwrap_or_else(|_| {
         let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
         format!("{target}/release/preflight")
     });
+    let only_probe_round = flag("probe-round");
+    if !only_probe_round {
+        http_phases(&bin).await?;
+    }
+    if only_probe_round || !flag("--skip-probe-round") {
+        let opts = probe_round::Options {
+            bin,
+            services: usize::try_from(arg("--probe-services", 20))?,
+            items: usize::try_from(arg("--probe-items", 50))?,
+        };
+        let report = probe_round::run(&opts).await?;
+        report.print();
+        if flag("--check") && !report.passed() {
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Phases 1-4: start-up, idle memory, the HTTP load phases; prints their figures.
+async fn http_phases(bin: &str) -> anyhow::Result<()> {
+    let secs = arg("--seconds", 10);
+    let conc = usize::try_from(arg("--concurrency", 32))?;
 
     // Baseline: a bare axum JSON handler in this process.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -145,7 +206,7 @@ async fn main() -> anyhow::Result<()> {
         l.local_addr()?.port()
     };
     let started = Instant::now();
-    let mut child = Command::new(&bin)
+    let mut child = Command::new(bin)
         .arg("serve")
         .env("DATA_DIR", dir.path())
         .env("PORT", port.to_string())

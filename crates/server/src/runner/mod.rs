@@ -73,6 +73,8 @@ struct Shared {
     /// Result writes at once: one on SQLite (one writer anyway), a few on PostgreSQL.
     record_slots: Semaphore,
     stop: watch::Receiver<bool>,
+    /// Set when the loop stops claiming: workers hand queued checks back instead of running.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// Starts the runner unless `PROBE_SCHEDULER=false`.
@@ -92,6 +94,7 @@ pub fn spawn(state: AppState) -> anyhow::Result<Option<RunnerHandle>> {
         dirty: StdMutex::new(HashSet::new()),
         record_slots: Semaphore::new(record_slots),
         stop: stop_rx,
+        stopping: std::sync::atomic::AtomicBool::new(false),
     });
     tracing::info!(
         owner = shared.owner,
@@ -142,9 +145,13 @@ async fn run(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reconciled: Option<tokio::time::Instant> = None;
+    // SIGTERM stops claiming at once, while the HTTP server drains, not after it.
+    let signal = crate::shutdown::signal();
+    tokio::pin!(signal);
     loop {
         tokio::select! {
             _ = stop.changed() => break,
+            () = &mut signal => break,
             _ = tick.tick() => {}
             () = shared.state.runs_requested.notified() => {}
         }
@@ -187,6 +194,9 @@ async fn run(shared: Arc<Shared>) {
         ::metrics::gauge!(metrics::QUEUE_DEPTH).set((settings.queue - tx.capacity()) as f64);
     }
     // Shutdown: workers hand back what is still queued and finish what runs.
+    shared
+        .stopping
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     drop(tx);
     let grace = shared.state.settings.shutdown_timeout;
     let drained = tokio::time::timeout(grace, async {
@@ -214,7 +224,7 @@ async fn worker(shared: Arc<Shared>, rx: Arc<Mutex<mpsc::Receiver<Claimed>>>) {
     loop {
         let next = rx.lock().await.recv().await;
         let Some(claimed) = next else { return };
-        if *shared.stop.borrow() {
+        if shared.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             let id = claimed.review_item_id;
             if let Err(e) = schedule::release(&shared.state.db, &shared.owner, Some(&[id])).await {
                 tracing::warn!(error = %e, "handing back a queued check failed");

@@ -180,6 +180,7 @@ async fn shutdown_finishes_running_checks_and_releases_the_rest() {
     let started: u32 = hits.all().values().sum();
     assert!(
         recorded >= 2 && recorded == started,
-        "{recorded} recorded, {started} started"
+        "{recorded} recorded, {started} started:\n{}",
+        app.log_text()
     );
 }
