@@ -54,6 +54,15 @@ impl Application {
         )
         .await
         .context("creating the bootstrap admin")?;
+        if state.settings.environment == crate::config::Environment::Production {
+            let weak = provision::admins_with_default_password(&state.db).await?;
+            anyhow::ensure!(
+                weak.is_empty(),
+                "refusing to start in production: the admin account(s) {} still have the \
+                 development password; change it (`preflight admin reset-password`) first",
+                weak.join(", ")
+            );
+        }
         provision::seed_builtin(&state.db).await?;
         let listener = startup::bind(&state.settings)?;
         let address = listener.local_addr()?;

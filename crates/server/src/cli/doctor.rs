@@ -123,21 +123,6 @@ pub fn security_findings(s: &Settings) -> Vec<Finding> {
             "",
         );
     }
-    if s.https_configured() {
-        let how = if s.tls_cert.is_some() {
-            "native TLS (TLS_CERT/TLS_KEY)"
-        } else {
-            "terminated upstream (HTTPS_UPSTREAM=true)"
-        };
-        f.push(SEC, "HTTPS is configured", Status::Ok, how);
-    } else {
-        f.prod_failure(
-            SEC,
-            "HTTPS is configured",
-            vec!["neither TLS_CERT/TLS_KEY nor HTTPS_UPSTREAM=true".into()],
-            "",
-        );
-    }
     let (status, reason) = env_file_status();
     f.push(SEC, ".env is not committed", status, reason);
     f.list
@@ -190,6 +175,31 @@ async fn database_findings(s: &Settings) -> Vec<Finding> {
     match connect {
         Ok(Ok(db)) => {
             f.push(DB, "Database is reachable", Status::Ok, "connected");
+            // Production refuses to start on this; the admins are in the database, not the
+            // configuration, so it is checked here rather than in the SECURITY section.
+            match crate::provision::admins_with_default_password(&db).await {
+                Ok(weak) if weak.is_empty() => f.push(
+                    DB,
+                    "No admin has the development password",
+                    Status::Ok,
+                    "every enabled admin has a password of their own",
+                ),
+                Ok(weak) => f.prod_failure(
+                    DB,
+                    "No admin has the development password",
+                    vec![format!(
+                        "{} still log(s) in with the development password",
+                        weak.join(", ")
+                    )],
+                    "",
+                ),
+                Err(e) => f.push(
+                    DB,
+                    "No admin has the development password",
+                    Status::Failure,
+                    format!("cannot read the users: {e}"),
+                ),
+            }
             match crate::db::pending_migrations(&db).await {
                 Ok(p) if p.is_empty() => f.push(
                     DB,

@@ -70,7 +70,13 @@ pub struct RateLimitSettings {
     pub enabled: bool,
     pub anonymous: RateSpec,
     pub authenticated: RateSpec,
+    /// Login attempts per account and client address.
     pub login: RateSpec,
+    /// Login attempts per client address, whatever the account (well-formed or not).
+    pub login_address: RateSpec,
+    /// Login attempts per account from all addresses together: higher than `login`, so one
+    /// address guessing cannot lock the account's owner out.
+    pub login_account: RateSpec,
 }
 
 /// Backup settings.

@@ -277,6 +277,9 @@ pub(super) fn parse(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings,
         }
     };
 
+    // The other login limits default to this one (per address) and ten times it (per account).
+    let login = r.rate("RATE_LIMIT_LOGIN", "10/15m");
+    let login_text = format!("{}/{}s", login.burst, login.per.as_secs().max(1));
     let mut trusted_proxies = Vec::new();
     for p in r.list("TRUSTED_PROXIES") {
         let parsed = p
@@ -336,7 +339,16 @@ pub(super) fn parse(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings,
             enabled: r.boolean("RATE_LIMIT_ENABLED", true),
             anonymous: r.rate("RATE_LIMIT_ANONYMOUS", "120/m"),
             authenticated: r.rate("RATE_LIMIT_AUTHENTICATED", "1200/m"),
-            login: r.rate("RATE_LIMIT_LOGIN", "10/15m"),
+            login,
+            login_address: r.rate("RATE_LIMIT_LOGIN_ADDRESS", &login_text),
+            login_account: r.rate(
+                "RATE_LIMIT_LOGIN_ACCOUNT",
+                &format!(
+                    "{}/{}s",
+                    login.burst.saturating_mul(10),
+                    login.per.as_secs().max(1)
+                ),
+            ),
         },
         backup: BackupSettings {
             dir: PathBuf::from(r.string("BACKUP_DIR", &format!("{}/backups", data_dir.display()))),

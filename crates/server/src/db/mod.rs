@@ -7,7 +7,10 @@ pub mod entities;
 use std::time::Duration;
 
 use preflight_migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 use crate::config::DbSettings;
 
@@ -38,6 +41,24 @@ pub async fn connect(s: &DbSettings) -> Result<DatabaseConnection, DbErr> {
         });
     }
     Database::connect(opts).await
+}
+
+/// Opens a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: it takes the write
+/// lock at once, waiting out the busy timeout behind other writers. A deferred transaction
+/// that reads first fails with "database is locked" when it later tries to write while
+/// another writer holds the lock, because SQLite cannot wait for an upgrade from a stale read
+/// snapshot. PostgreSQL needs nothing of the kind.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            db.begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+        }
+        _ => db.begin().await,
+    }
 }
 
 /// Whether a database URL names PostgreSQL.

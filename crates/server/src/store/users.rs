@@ -154,6 +154,15 @@ pub struct Changes {
     pub password: Option<NewPassword>,
 }
 
+/// Every enabled admin.
+pub async fn enabled_admins<C: ConnectionTrait>(db: &C) -> StoreResult<Vec<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Role.eq("admin"))
+        .filter(user::Column::Disabled.eq(false))
+        .all(db)
+        .await?)
+}
+
 /// Applies `changes` to `current` if nobody changed it since. A new password or disabling the
 /// user revokes every session of theirs, in the same transaction.
 pub async fn update<C: ConnectionTrait>(
