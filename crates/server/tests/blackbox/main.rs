@@ -17,5 +17,8 @@ mod ratelimit;
 mod readiness;
 mod reviews;
 mod schema;
+mod security_auth;
+mod security_input;
+mod security_start;
 mod services;
 mod tls_redirect;

@@ -36,7 +36,11 @@ use crate::write::Write;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// 1-based page number (default 1, at most 1000000).
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<u64>,
+    /// Items per page (default 50, at most 200).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u64>,
     /// Case-insensitive substring of the name.
     pub name: Option<String>,
