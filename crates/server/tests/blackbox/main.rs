@@ -18,6 +18,7 @@ mod readiness;
 mod reviews;
 mod schema;
 mod security_auth;
+mod security_checklists;
 mod security_input;
 mod security_start;
 mod services;

@@ -72,8 +72,17 @@ fn resolve_name(given: Option<&str>, doc: &Checklist, fallback: Option<&str>) ->
     Ok(name.to_owned())
 }
 
-fn parse(source: &str) -> ApiResult<Checklist> {
-    parse_checklist(source).map_err(|e| import_problem(&e))
+/// How many imports are parsed at once. Parsing is CPU work: on the blocking pool it cannot
+/// stall the async workers (health checks, other requests), and the bound keeps a burst of
+/// large imports from taking every core; the rest wait, within the request timeout.
+static PARSING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+async fn parse(source: String) -> ApiResult<Checklist> {
+    let _permit = PARSING.acquire().await.map_err(ApiError::internal)?;
+    let parsed = tokio::task::spawn_blocking(move || parse_checklist(&source))
+        .await
+        .map_err(ApiError::internal)?;
+    parsed.map_err(|e| import_problem(&e))
 }
 
 /// `/checklists`, `/checklists/{id}` and an item's check.
@@ -139,7 +148,7 @@ pub async fn create(
 ) -> ApiResult<Response> {
     auth.require_write(Role::Admin)?;
     let source = markdown_body(&headers, &body)?;
-    let doc = parse(&source)?;
+    let doc = parse(source.clone()).await?;
     let name = resolve_name(params.name.as_deref(), &doc, None)?;
     let actor = auth.actor();
     let new = NewChecklist {
@@ -212,7 +221,7 @@ pub async fn update(
     check_if_match(&headers, current.version)?;
     refuse_builtin(&current)?;
     let source = markdown_body(&headers, &body)?;
-    let doc = parse(&source)?;
+    let doc = parse(source.clone()).await?;
     let name = resolve_name(params.name.as_deref(), &doc, Some(&current.name))?;
     let next = NewVersion {
         name,
