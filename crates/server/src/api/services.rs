@@ -72,7 +72,8 @@ pub struct CreateService {
     pub credentials: Option<CredentialsInput>,
 }
 
-/// Absent fields stay as they are; `null` clears an optional field.
+/// Absent fields stay as they are; `null` clears an optional field. A new `base_url` drops
+/// stored `credentials` unless the same request sends them again.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateService {
@@ -280,12 +281,18 @@ pub async fn update(
         .contacts
         .map(|c| seal_contacts(&state, id, &validate_contacts(c)?))
         .transpose()?;
+    // Credentials were given for one target: a new base_url drops them unless the same
+    // request supplies them again, so an editor cannot point them at a host of their choosing.
+    let target_changes = base_url
+        .as_ref()
+        .is_some_and(|url| *url != current.base_url);
     let credentials = match body.credentials {
         Some(Some(c)) => {
             validate_credentials(&c)?;
             Some(Some(seal_credentials(&state, id, &c)?))
         }
         Some(None) => Some(None),
+        None if target_changes && current.credentials.is_some() => Some(None),
         None => None,
     };
     let changes = services::Changes {

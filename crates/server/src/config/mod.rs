@@ -77,6 +77,8 @@ pub struct RateLimitSettings {
     /// Login attempts per account from all addresses together: higher than `login`, so one
     /// address guessing cannot lock the account's owner out.
     pub login_account: RateSpec,
+    /// `/health/ready` calls per client address.
+    pub health: RateSpec,
 }
 
 /// Backup settings.
@@ -122,6 +124,8 @@ pub struct Settings {
     pub refresh_token_ttl: Duration,
     pub body_limit: usize,
     pub request_timeout: Duration,
+    /// How long a connection may take to send a request's headers (slow-client defence).
+    pub header_read_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub rate_limit: RateLimitSettings,
     pub backup: BackupSettings,

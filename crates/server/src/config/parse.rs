@@ -334,6 +334,7 @@ pub(super) fn parse(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings,
         refresh_token_ttl: r.duration("REFRESH_TOKEN_TTL", Duration::from_secs(14 * 86_400)),
         body_limit: body_limit_kib.saturating_mul(1024),
         request_timeout: r.duration("REQUEST_TIMEOUT", Duration::from_secs(30)),
+        header_read_timeout: r.duration("HEADER_READ_TIMEOUT", Duration::from_secs(10)),
         shutdown_timeout: r.duration("SHUTDOWN_TIMEOUT", Duration::from_secs(30)),
         rate_limit: RateLimitSettings {
             enabled: r.boolean("RATE_LIMIT_ENABLED", true),
@@ -341,6 +342,7 @@ pub(super) fn parse(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings,
             authenticated: r.rate("RATE_LIMIT_AUTHENTICATED", "1200/m"),
             login,
             login_address: r.rate("RATE_LIMIT_LOGIN_ADDRESS", &login_text),
+            health: r.rate("RATE_LIMIT_HEALTH", "600/m"),
             login_account: r.rate(
                 "RATE_LIMIT_LOGIN_ACCOUNT",
                 &format!(

@@ -19,6 +19,7 @@ mod reviews;
 mod schema;
 mod security_auth;
 mod security_checklists;
+mod security_http;
 mod security_input;
 mod security_start;
 mod services;

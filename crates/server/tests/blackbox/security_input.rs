@@ -213,3 +213,37 @@ async fn if_match_with_a_weak_etag_is_a_412() {
         .expect_status(200)
         .await;
 }
+
+#[tokio::test]
+async fn a_new_base_url_drops_stored_credentials_unless_sent_again() {
+    let app = TestApp::spawn().await;
+    let (_, editor) = app.as_new_user("editor").await;
+    let creds = json!({"headers": {"Authorization": "Bearer probe-secret"}});
+    let s = create_service(
+        &editor,
+        json!({"name": "Probed", "base_url": "https://api.example.com", "credentials": creds}),
+    )
+    .await;
+    let id = s["id"].as_str().unwrap();
+    let patch = async |body: Value| -> Value {
+        editor
+            .patch(&format!("/api/v1/services/{id}"))
+            .json(&body)
+            .expect_json(200)
+            .await
+    };
+    // Other fields, and the same target spelled with a trailing slash, keep them.
+    let kept = patch(json!({"description": "x"})).await;
+    assert_eq!(kept["credentials"]["configured"], true);
+    let kept = patch(json!({"base_url": "https://api.example.com/"})).await;
+    assert_eq!(kept["credentials"]["configured"], true);
+    // A new target drops them.
+    let moved = patch(json!({"base_url": "https://attacker.example.net"})).await;
+    assert_eq!(moved["credentials"]["configured"], false, "{moved}");
+    assert_eq!(moved["credentials"]["header_names"], json!([]));
+    // Sent again with the new target, they are kept.
+    let both = patch(json!({"base_url": "https://api2.example.com", "credentials": creds})).await;
+    assert_eq!(both["credentials"]["configured"], true);
+    let cleared = patch(json!({"base_url": null})).await;
+    assert_eq!(cleared["credentials"]["configured"], false);
+}
