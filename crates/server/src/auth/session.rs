@@ -31,11 +31,16 @@ pub const REFRESH_TOKEN_PREFIX: &str = "pfr_";
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
-    #[schema(example = "admin@preflight.local")]
+    #[schema(example = "admin@preflight.local", min_length = 1, max_length = 320)]
     pub email: String,
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 1, max_length = 1024)]
     pub password: String,
 }
+
+/// Longest email and password a login accepts: longer ones are refused before any password
+/// work (argon2's cost grows with the input).
+const MAX_EMAIL_CHARS: usize = 320;
+const MAX_PASSWORD_BYTES: usize = users::MAX_PASSWORD_BYTES;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshRequest {
@@ -130,6 +135,14 @@ pub async fn login(
     let email = body.email.trim().to_lowercase();
     if email.is_empty() || body.password.is_empty() {
         return Err(ApiError::validation("email and password are required"));
+    }
+    if email.chars().count() > MAX_EMAIL_CHARS {
+        return Err(ApiError::validation("invalid login")
+            .field("email", format!("at most {MAX_EMAIL_CHARS} characters")));
+    }
+    if body.password.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::validation("invalid login")
+            .field("password", format!("at most {MAX_PASSWORD_BYTES} bytes")));
     }
     // Then per account, still before any password work: per account and address, so guessing
     // from one address spends only that address's budget for the account; and a higher

@@ -241,3 +241,23 @@ async fn a_read_scoped_api_token_cannot_revoke_tokens() {
         .expect_status(200)
         .await;
 }
+
+#[tokio::test]
+async fn oversized_login_fields_are_a_422_before_any_password_work() {
+    let app = TestApp::spawn().await;
+    for body in [
+        json!({"email": format!("{}@example.com", "a".repeat(320)), "password": "x"}),
+        json!({"email": ADMIN_EMAIL, "password": "p".repeat(1025)}),
+    ] {
+        app.post_json("/api/v1/auth/login", &body)
+            .expect_problem(422)
+            .await;
+    }
+    // At the bound it is an ordinary wrong password.
+    app.post_json(
+        "/api/v1/auth/login",
+        &json!({"email": ADMIN_EMAIL, "password": "p".repeat(1024)}),
+    )
+    .expect_problem(401)
+    .await;
+}
