@@ -46,6 +46,11 @@ impl Application {
         }
         keys::ensure_dev_keys(&mut settings)?;
         let metrics = crate::metrics::install();
+        // Migrations and provisioning take turns with other replicas starting at the same
+        // moment (PostgreSQL); the lock is released before serving.
+        let lock = db::StartupLock::acquire(&settings.db)
+            .await
+            .context("taking the start-up lock")?;
         let state = connect(settings, metrics).await?;
         provision::bootstrap_admin(
             &state.db,
@@ -64,6 +69,11 @@ impl Application {
             );
         }
         provision::seed_builtin(&state.db).await?;
+        if let Some(lock) = lock {
+            lock.release()
+                .await
+                .context("releasing the start-up lock")?;
+        }
         let listener = startup::bind(&state.settings)?;
         let address = listener.local_addr()?;
         Ok(Self {

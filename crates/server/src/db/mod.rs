@@ -80,7 +80,51 @@ pub fn ensure_sqlite_dir(url: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Applies every pending migration.
+/// Key of the PostgreSQL advisory lock that serializes start-up work ("preflig" in ASCII).
+const STARTUP_LOCK_KEY: i64 = 0x0070_7265_666c_6967;
+
+/// Serializes start-up work (migrations, then the bootstrap admin and the built-in template)
+/// across processes sharing a PostgreSQL database: replicas started together take turns, and
+/// each finds the work of the one before done. A session-level advisory lock held on a
+/// connection of its own, so it does not depend on which pool connection runs the work; if
+/// the process dies, the connection closes and the lock goes with it. SQLite needs none: its
+/// writers already take turns, and it serves one process.
+pub struct StartupLock {
+    conn: DatabaseConnection,
+}
+
+impl StartupLock {
+    /// Waits for the lock; `None` on SQLite.
+    pub async fn acquire(s: &DbSettings) -> Result<Option<Self>, DbErr> {
+        if !is_postgres_url(&s.url) {
+            return Ok(None);
+        }
+        let mut opts = ConnectOptions::new(s.url.clone());
+        opts.max_connections(1)
+            .min_connections(1)
+            .connect_timeout(s.connect_timeout)
+            .acquire_timeout(s.acquire_timeout)
+            .sqlx_logging(false)
+            .set_application_name("preflight-startup");
+        let conn = Database::connect(opts).await?;
+        // No statement_timeout on this connection: waiting for another replica's migrations
+        // is the point.
+        conn.execute_unprepared(&format!("SELECT pg_advisory_lock({STARTUP_LOCK_KEY})"))
+            .await?;
+        Ok(Some(Self { conn }))
+    }
+
+    /// Releases the lock and closes its connection.
+    pub async fn release(self) -> Result<(), DbErr> {
+        self.conn
+            .execute_unprepared(&format!("SELECT pg_advisory_unlock({STARTUP_LOCK_KEY})"))
+            .await?;
+        self.conn.close().await
+    }
+}
+
+/// Applies every pending migration. Callers sharing a PostgreSQL database with others hold a
+/// [`StartupLock`] around it.
 pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }

@@ -15,6 +15,7 @@ mod http;
 mod observability;
 mod ratelimit;
 mod readiness;
+mod replicas;
 mod reviews;
 mod schema;
 mod security_auth;
