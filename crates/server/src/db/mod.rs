@@ -1,6 +1,7 @@
 //! Database access: connecting with the configured pool, migrations, and the audit log.
 
 pub mod audit;
+pub mod catalog;
 pub mod encrypted;
 pub mod entities;
 
@@ -23,8 +24,15 @@ pub async fn connect(s: &DbSettings) -> Result<DatabaseConnection, DbErr> {
         .connect_timeout(s.connect_timeout)
         .acquire_timeout(s.acquire_timeout)
         .idle_timeout(s.idle_timeout)
-        .sqlx_logging(s.log_queries)
-        .sqlx_logging_level(tracing::log::LevelFilter::Debug)
+        // Logging stays on whatever DB_LOG_QUERIES says: turning it off would also turn off
+        // sqlx's slow-statement warnings. DB_LOG_QUERIES chooses whether every statement is
+        // logged too (at info, which the log filter lets through for sqlx only then).
+        .sqlx_logging(true)
+        .sqlx_logging_level(if s.log_queries {
+            tracing::log::LevelFilter::Info
+        } else {
+            tracing::log::LevelFilter::Off
+        })
         .sqlx_slow_statements_logging_settings(
             tracing::log::LevelFilter::Warn,
             s.slow_query_threshold,

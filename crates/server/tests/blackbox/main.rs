@@ -11,6 +11,7 @@ mod backup;
 mod check_cli;
 mod checklists;
 mod cli;
+mod db_logging;
 mod http;
 mod observability;
 mod ratelimit;
