@@ -120,7 +120,7 @@ async fn access_tokens_stop_working_when_disabled_deleted_repassworded_or_logged
         .await;
 }
 
-fn login_from<'a>(app: &'a TestApp, address: &str, password: &str) -> crate::harness::Call {
+fn login_from(app: &TestApp, address: &str, password: &str) -> crate::harness::Call {
     app.post_json(
         "/api/v1/auth/login",
         &json!({"email": ADMIN_EMAIL, "password": password}),
