@@ -228,8 +228,9 @@ pub fn report(record: &ItemRecord, state: ItemState) -> Option<ItemReport> {
 
 #[utoipa::path(get, path = "/reviews/{id}", operation_id = "get_review", tag = "reviews", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id"), FormatParam),
-    responses((status = 200, description = "The review with every item's state (the JSON export)", body = ReviewView, content_type = "application/json"),
-        (status = 200, description = "Markdown export: `[x]` for passed and waived items, a trailing note with state, who and when", body = String, content_type = "text/markdown"),
+    // One 200 with both media types: two `status = 200` entries would keep only the last.
+    responses((status = 200, description = "The review with every item's state (the JSON export), or the Markdown export: `[x]` for passed and waived items, a trailing note with state, who and when",
+            content((ReviewView = "application/json"), (String = "text/markdown"))),
         (status = 400, response = problems::BadRequest),
         (status = 401, response = problems::Unauthorized),
         (status = 404, response = problems::NotFound)))]

@@ -170,9 +170,9 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/checklists/{id}", operation_id = "get_checklist", tag = "checklists", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Checklist id"), FormatParam),
-    responses((status = 200, description = "The template as JSON, or as Markdown with `Accept: text/markdown`",
-            body = ChecklistView, content_type = "application/json"),
-        (status = 200, description = "The Markdown document", body = String, content_type = "text/markdown"),
+    // One 200 with both media types: two `status = 200` entries would keep only the last.
+    responses((status = 200, description = "The template as JSON, or the Markdown document with `Accept: text/markdown` or `?format=markdown`",
+            content((ChecklistView = "application/json"), (String = "text/markdown"))),
         (status = 400, response = problems::BadRequest),
         (status = 401, response = problems::Unauthorized),
         (status = 404, response = problems::NotFound)))]
