@@ -12,6 +12,7 @@ mod check_cli;
 mod checklists;
 mod cli;
 mod db_logging;
+mod faults;
 mod http;
 mod observability;
 mod ratelimit;
