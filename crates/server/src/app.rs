@@ -46,6 +46,11 @@ impl Application {
         }
         keys::ensure_dev_keys(&mut settings)?;
         let metrics = crate::metrics::install();
+        // Migrations and provisioning take turns with other replicas starting at the same
+        // moment (PostgreSQL); the lock is released before serving.
+        let lock = db::StartupLock::acquire(&settings.db)
+            .await
+            .context("taking the start-up lock")?;
         let state = connect(settings, metrics).await?;
         provision::bootstrap_admin(
             &state.db,
@@ -54,7 +59,21 @@ impl Application {
         )
         .await
         .context("creating the bootstrap admin")?;
+        if state.settings.environment == crate::config::Environment::Production {
+            let weak = provision::admins_with_default_password(&state.db).await?;
+            anyhow::ensure!(
+                weak.is_empty(),
+                "refusing to start in production: the admin account(s) {} still have the \
+                 development password; change it (`preflight admin reset-password`) first",
+                weak.join(", ")
+            );
+        }
         provision::seed_builtin(&state.db).await?;
+        if let Some(lock) = lock {
+            lock.release()
+                .await
+                .context("releasing the start-up lock")?;
+        }
         let listener = startup::bind(&state.settings)?;
         let address = listener.local_addr()?;
         Ok(Self {

@@ -1,5 +1,10 @@
 //! `/health/live` (the process answers) and `/health/ready` (database, Redis when configured,
 //! migrations at head), each component reported in the JSON body.
+//!
+//! `/health/ready` is unauthenticated, so its answer is reused for [`READY_TTL`] (one check
+//! at a time; callers meanwhile share its result) and calls are limited per client address
+//! (`RATE_LIMIT_HEALTH`): however often it is called, the database sees at most a couple of
+//! queries every [`READY_TTL`], and a lost database still shows within a few seconds.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -13,9 +18,16 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::http::extract::ClientIp;
 use crate::state::AppState;
 
 const COMPONENT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a readiness answer is reused.
+pub const READY_TTL: Duration = Duration::from_secs(2);
+
+/// The last readiness answer and when it was computed. Per process, like the server.
+static LAST_READY: tokio::sync::Mutex<Option<(Instant, StatusCode, std::sync::Arc<Readiness>)>> =
+    tokio::sync::Mutex::const_new(None);
 
 /// Health of one dependency.
 #[derive(Debug, Serialize, ToSchema)]
@@ -33,6 +45,8 @@ pub struct Readiness {
     /// `ok` when every component is ok, else `unavailable`.
     pub status: &'static str,
     pub components: BTreeMap<&'static str, Component>,
+    /// When the components were checked (answers are reused for two seconds).
+    pub checked_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Body of `/health/live`.
@@ -82,8 +96,36 @@ where
 #[utoipa::path(get, path = "/health/ready", operation_id = "health_ready", tag = "health",
     responses(
         (status = 200, description = "Ready to serve", body = Readiness),
+        (status = 429, response = crate::docs::problems::TooManyRequests),
         (status = 503, description = "A component is down; the body names it", body = Readiness)))]
-pub async fn ready(State(state): State<AppState>) -> Response {
+pub async fn ready(State(state): State<AppState>, ClientIp(ip): ClientIp) -> Response {
+    if let Err(e) = crate::http::ratelimit::enforce(
+        &state,
+        "health",
+        &ip.to_string(),
+        state.settings.rate_limit.health,
+    )
+    .await
+    {
+        return e.into_response();
+    }
+    // Held while checking, so concurrent callers wait for one check instead of each running
+    // their own.
+    let mut last = LAST_READY.lock().await;
+    let (status, body) = match last.as_ref() {
+        Some((at, status, body)) if at.elapsed() < READY_TTL => (*status, body.clone()),
+        _ => {
+            let (status, body) = check(&state).await;
+            let body = std::sync::Arc::new(body);
+            *last = Some((Instant::now(), status, body.clone()));
+            (status, body)
+        }
+    };
+    drop(last);
+    (status, Json(&*body)).into_response()
+}
+
+async fn check(state: &AppState) -> (StatusCode, Readiness) {
     let mut components = BTreeMap::new();
     components.insert("database", timed(crate::db::ping(&state.db)).await);
     let migrations = timed(async {
@@ -115,6 +157,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let body = Readiness {
         status: if all_ok { "ok" } else { "unavailable" },
         components,
+        checked_at: chrono::Utc::now(),
     };
-    (status, Json(body)).into_response()
+    (status, body)
 }

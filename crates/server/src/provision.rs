@@ -42,6 +42,27 @@ pub async fn bootstrap_admin(
     }
 }
 
+/// Emails of the enabled admins whose password is still the development default: a database
+/// first started in development keeps that account, whatever `ADMIN_PASSWORD` says later.
+pub async fn admins_with_default_password(db: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
+    let admins = users::enabled_admins(db).await?;
+    // argon2 is deliberately slow: off the async workers.
+    let found = tokio::task::spawn_blocking(move || {
+        admins
+            .into_iter()
+            .filter(|u| {
+                preflight_security::verify_password(
+                    crate::config::DEFAULT_ADMIN_PASSWORD,
+                    &u.password_hash,
+                )
+            })
+            .map(|u| u.email)
+            .collect()
+    })
+    .await?;
+    Ok(found)
+}
+
 /// Makes sure the built-in template exists and matches this binary's text.
 pub async fn seed_builtin(db: &DatabaseConnection) -> anyhow::Result<()> {
     let doc = parse_checklist(PRODUCTION_READINESS)

@@ -295,6 +295,31 @@ async fn operations_have_unique_ids_and_declare_their_errors_once() {
         if path.starts_with("/api/v1/") {
             assert!(declares("429"), "{method} {path} is rate limited");
         }
+        let params = op["parameters"].as_array().cloned().unwrap_or_default();
+        if params.iter().any(|p| p["in"] == "query") {
+            // A value of the wrong type (not a number, not one of an enum's words) is a 400.
+            assert!(declares("400"), "{method} {path} takes a query: 400");
+        }
+        for p in &params {
+            if matches!(p["name"].as_str(), Some("page" | "per_page")) {
+                // Out of range is a 422.
+                assert!(declares("422"), "{method} {path} is paginated: 422");
+                let schema = &p["schema"];
+                assert!(
+                    schema["minimum"].is_number() && schema["maximum"].is_number(),
+                    "{method} {path}: {} declares its bounds: {schema}",
+                    p["name"]
+                );
+            }
+        }
+    }
+    // Login fields are bounded in the document as in the handler.
+    let login = &doc["components"]["schemas"]["LoginRequest"]["properties"];
+    for field in ["email", "password"] {
+        assert!(
+            login[field]["maxLength"].is_number(),
+            "LoginRequest.{field} declares a maxLength: {login}"
+        );
     }
     for (name, response) in shared {
         assert!(

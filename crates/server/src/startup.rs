@@ -10,7 +10,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
-use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -169,30 +168,35 @@ pub async fn serve(state: AppState, listener: std::net::TcpListener) -> anyhow::
         return serve_tls(state, listener, &cert, &key).await;
     }
     let shutdown_timeout = state.settings.shutdown_timeout;
-    let listener = TcpListener::from_std(listener)?;
+    let header_timeout = state.settings.header_read_timeout;
     let local = listener.local_addr()?;
     let app = router(state);
-    tracing::info!(address = %local, tls = false, "preflight is listening");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let handle = axum_server::Handle::new();
+    let signal_handle = handle.clone();
+    tokio::spawn(async move {
         shutdown_signal().await;
-        let _ = tx.send(());
+        // In-flight requests get SHUTDOWN_TIMEOUT to finish; then connections are closed.
+        signal_handle.graceful_shutdown(Some(shutdown_timeout));
     });
-    let server = tokio::spawn(async move { server.await });
-    // After the signal, give in-flight requests SHUTDOWN_TIMEOUT to finish.
-    let mut server = server;
-    tokio::select! {
-        res = &mut server => { res??; }
-        _ = async { let _ = rx.await; tokio::time::sleep(shutdown_timeout).await; } => {
-            tracing::warn!("shutdown timeout reached; exiting with requests still in flight");
-        }
-    }
+    tracing::info!(address = %local, tls = false, "preflight is listening");
+    let server = limit_slow_clients(axum_server::from_tcp(listener)?, header_timeout);
+    server
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Closes connections that do not send a complete request head within `timeout` (the first
+/// request, protocol detection included, and each later request on a kept-alive
+/// connection): a client trickling header bytes must not hold a connection for ever.
+fn limit_slow_clients<A: axum_server::Address, Acc>(
+    mut server: axum_server::Server<A, Acc>,
+    timeout: Duration,
+) -> axum_server::Server<A, Acc> {
+    server.http_builder().http1().header_read_timeout(timeout);
+    server.first_request_timeout(timeout)
 }
 
 /// Native TLS (`TLS_CERT` / `TLS_KEY`, PEM) with the same graceful shutdown; axum-server does
@@ -215,6 +219,7 @@ async fn serve_tls(
             )
         })?;
     let shutdown_timeout = state.settings.shutdown_timeout;
+    let state_header_timeout = state.settings.header_read_timeout;
     let local = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let redirect = match state.settings.http_redirect_port {
@@ -240,8 +245,9 @@ async fn serve_tls(
         signal_handle.graceful_shutdown(Some(shutdown_timeout));
     });
     tracing::info!(address = %local, tls = true, "preflight is listening");
+    let header_timeout = state_header_timeout;
     let served = match axum_server::from_tcp_rustls(listener, config) {
-        Ok(server) => server
+        Ok(server) => limit_slow_clients(server, header_timeout)
             .handle(handle)
             .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .await
@@ -354,8 +360,7 @@ async fn spawn_https_redirect(
     https_port: u16,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
-    let listener = TcpListener::bind(addr)
-        .await
+    let listener = std::net::TcpListener::bind(addr)
         .with_context(|| format!("binding {addr} (HTTP_REDIRECT_PORT)"))?;
     let local = listener.local_addr()?;
     let redirect = Arc::new(HttpsRedirect::new(settings, https_port));
@@ -367,10 +372,20 @@ async fn spawn_https_redirect(
             settings.request_timeout,
         ));
     tracing::info!(address = %local, https_port, "plain HTTP redirects to HTTPS");
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let handle = axum_server::Handle::new();
+    let stop_handle = handle.clone();
+    tokio::spawn(async move {
         let _ = stop.wait_for(|stopped| *stopped).await;
+        stop_handle.graceful_shutdown(None);
     });
-    Ok(tokio::spawn(async move { server.await }))
+    let server = limit_slow_clients(
+        axum_server::from_tcp(listener)?,
+        settings.header_read_timeout,
+    )
+    .handle(handle);
+    Ok(tokio::spawn(async move {
+        server.serve(app.into_make_service()).await
+    }))
 }
 
 #[cfg(test)]

@@ -7,13 +7,16 @@ use tracing_subscriber::prelude::*;
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber. Safe to call once per process.
-pub fn init(level: &str, format: LogFormat) {
+/// Installs the global subscriber. Safe to call once per process. With `log_queries`
+/// (`DB_LOG_QUERIES=true`) sqlx's per-statement lines (info) pass the filter; otherwise only
+/// its warnings (slow statements) do.
+pub fn init(level: &str, format: LogFormat, log_queries: bool) {
     // Quieter defaults for chatty dependencies unless the operator asks for them explicitly.
+    let sqlx = if log_queries { "info" } else { "warn" };
     let directives = if level.contains('=') {
         level.to_owned()
     } else {
-        format!("{level},sqlx=warn,sea_orm=warn,hyper=warn,h2=warn,tower_http=warn")
+        format!("{level},sqlx={sqlx},sea_orm=warn,hyper=warn,h2=warn,tower_http=warn")
     };
     let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);

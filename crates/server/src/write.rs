@@ -13,7 +13,7 @@
 //! An error at any step drops the transaction, which rolls it back: no change without its
 //! audit entry, no audit entry without its change.
 
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use uuid::Uuid;
 
 use crate::db::audit::{self, Actor};
@@ -33,7 +33,7 @@ impl<'a> Write<'a> {
     /// Opens the transaction of a write by `actor`.
     pub async fn begin(db: &DatabaseConnection, actor: Actor) -> StoreResult<Self> {
         Ok(Self {
-            txn: db.begin().await?,
+            txn: crate::db::begin_write(db).await?,
             actor,
             readiness_of: None,
         })

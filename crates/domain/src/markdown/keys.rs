@@ -4,7 +4,7 @@
 //! change for every item below an insertion, detaching stored states from their items when a
 //! template gains a line. Only exact duplicates get a `-2`, `-3` suffix.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Longest slug kept per component (in characters), so keys stay readable in URLs and logs.
 const SECTION_CHARS: usize = 32;
@@ -14,6 +14,9 @@ const TEXT_CHARS: usize = 64;
 #[derive(Default)]
 pub struct KeyMaker {
     used: HashSet<String>,
+    /// For each base key, the next suffix to try: n copies of one item cost O(n) in all,
+    /// not O(n²) by probing `-2`, `-3`, … from the start every time.
+    next_suffix: HashMap<String, usize>,
 }
 
 impl KeyMaker {
@@ -32,13 +35,18 @@ impl KeyMaker {
             text_slug
         });
         let base = parts.join("/");
-        let mut key = base.clone();
-        let mut n = 2;
-        while !self.used.insert(key.clone()) {
-            key = format!("{base}-{n}");
-            n += 1;
+        if self.used.insert(base.clone()) {
+            return base;
         }
-        key
+        let n = self.next_suffix.entry(base.clone()).or_insert(2);
+        loop {
+            let key = format!("{base}-{n}");
+            *n += 1;
+            // A literal "x-2" item may have taken a suffix already: skip it.
+            if self.used.insert(key.clone()) {
+                return key;
+            }
+        }
     }
 }
 

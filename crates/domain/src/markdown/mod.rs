@@ -33,6 +33,16 @@ pub use parse::parse_checklist;
 
 use crate::checks::CheckError;
 
+/// The largest document imported, in bytes (after the request body limit, this bounds the
+/// parser's work).
+pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;
+/// The most task items one checklist may have.
+pub const MAX_ITEMS: usize = 2000;
+/// The deepest nesting of lists, list items and block quotes.
+pub const MAX_NESTING: usize = 32;
+/// The longest line, in bytes.
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+
 /// Why a document could not be imported. Line and column numbers are 1-based.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImportError {
@@ -63,15 +73,50 @@ pub enum ImportError {
         /// Line of the item.
         line: usize,
     },
+    /// The document is longer than [`MAX_SOURCE_BYTES`].
+    #[error("the document is {size} bytes; at most {max} are imported")]
+    TooLarge {
+        /// Its size in bytes.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// More task items than [`MAX_ITEMS`].
+    #[error("line {line}: more than {max} task items in one checklist")]
+    TooManyItems {
+        /// Line of the first item past the limit.
+        line: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Lists or quotes nested deeper than [`MAX_NESTING`].
+    #[error("line {line}: nested deeper than {max} levels of lists and quotes")]
+    TooDeep {
+        /// Line where the limit is passed.
+        line: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A line longer than [`MAX_LINE_BYTES`].
+    #[error("line {line}: longer than {max} bytes")]
+    LineTooLong {
+        /// The line.
+        line: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 impl ImportError {
     /// The 1-based line the error is about, if any.
     pub fn line(&self) -> Option<usize> {
         match self {
-            ImportError::NoItems => None,
+            ImportError::NoItems | ImportError::TooLarge { .. } => None,
             ImportError::ControlCharacter { line, .. }
             | ImportError::Check { line, .. }
+            | ImportError::TooManyItems { line, .. }
+            | ImportError::TooDeep { line, .. }
+            | ImportError::LineTooLong { line, .. }
             | ImportError::EmptyItem { line } => Some(*line),
         }
     }

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
-use super::ImportError;
 use super::annotations::{self, STATE_NOTE_MARKER};
 use super::keys::KeyMaker;
+use super::{ImportError, MAX_ITEMS, MAX_LINE_BYTES, MAX_NESTING, MAX_SOURCE_BYTES};
 use crate::model::{Block, Checklist, Item, ItemLayout, Section, is_optional_text};
 
 /// A task marker found by pulldown-cmark.
@@ -60,8 +60,21 @@ pub(super) fn lines(text: &str) -> Vec<&str> {
 
 /// Imports a Markdown checklist. See the [module docs](super) for what is recognised.
 pub fn parse_checklist(source: &str) -> Result<Checklist, ImportError> {
+    // The bounds come first, so the parser's work is bounded before it starts.
+    if source.len() > MAX_SOURCE_BYTES {
+        return Err(ImportError::TooLarge {
+            size: source.len(),
+            max: MAX_SOURCE_BYTES,
+        });
+    }
     let text = normalise(source)?;
     let lines = lines(&text);
+    if let Some(index) = lines.iter().position(|l| l.len() > MAX_LINE_BYTES) {
+        return Err(ImportError::LineTooLong {
+            line: index + 1,
+            max: MAX_LINE_BYTES,
+        });
+    }
     let mut line_starts = Vec::with_capacity(lines.len());
     let mut offset = 0;
     for line in &lines {
@@ -84,6 +97,12 @@ pub fn parse_checklist(source: &str) -> Result<Checklist, ImportError> {
             Event::Start(Tag::Item) => {
                 open_items.push(None);
                 containers += 1;
+                if containers > MAX_NESTING {
+                    return Err(ImportError::TooDeep {
+                        line: line_of(range.start) + 1,
+                        max: MAX_NESTING,
+                    });
+                }
             }
             Event::End(TagEnd::Item) => {
                 open_items.pop();
@@ -91,6 +110,12 @@ pub fn parse_checklist(source: &str) -> Result<Checklist, ImportError> {
             }
             Event::Start(Tag::BlockQuote(_) | Tag::List(_) | Tag::FootnoteDefinition(_)) => {
                 containers += 1;
+                if containers > MAX_NESTING {
+                    return Err(ImportError::TooDeep {
+                        line: line_of(range.start) + 1,
+                        max: MAX_NESTING,
+                    });
+                }
             }
             Event::End(TagEnd::BlockQuote(_) | TagEnd::List(_) | TagEnd::FootnoteDefinition) => {
                 containers = containers.saturating_sub(1);
@@ -107,6 +132,12 @@ pub fn parse_checklist(source: &str) -> Result<Checklist, ImportError> {
                     .iter()
                     .filter(|t| t.is_some())
                     .count();
+                if tasks.len() == MAX_ITEMS {
+                    return Err(ImportError::TooManyItems {
+                        line: line + 1,
+                        max: MAX_ITEMS,
+                    });
+                }
                 if let Some(top) = open_items.last_mut() {
                     *top = Some(tasks.len());
                 }

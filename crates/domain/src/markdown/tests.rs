@@ -232,3 +232,64 @@ fn unknown_comments_stay_in_the_text() {
     assert_eq!(c.items[0].text, "Do it <!-- TODO: owner -->");
     assert!(c.items[0].check.is_some());
 }
+
+#[test]
+fn duplicate_items_get_keys_in_linear_time() {
+    let source = format!("# Dupes\n{}", "- [ ] Same\n".repeat(MAX_ITEMS));
+    let started = std::time::Instant::now();
+    let doc = parse_checklist(&source).unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(doc.items.len(), MAX_ITEMS);
+    assert_eq!(doc.items[0].key, "same");
+    assert_eq!(doc.items[1].key, "same-2");
+    assert_eq!(doc.items[MAX_ITEMS - 1].key, format!("same-{MAX_ITEMS}"));
+    // A literal item spelled like a suffix does not collide with a generated one.
+    let doc = parse_checklist("# T\n- [ ] a-2\n- [ ] a\n- [ ] a\n- [ ] a\n").unwrap();
+    let keys: Vec<&str> = doc.items.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(keys, ["a-2", "a", "a-3", "a-4"]);
+}
+
+#[test]
+fn imports_are_bounded() {
+    let too_many = format!("# T\n{}", "- [ ] x\n".repeat(MAX_ITEMS + 1));
+    assert_eq!(
+        parse_checklist(&too_many),
+        Err(ImportError::TooManyItems {
+            line: MAX_ITEMS + 2,
+            max: MAX_ITEMS
+        })
+    );
+    let long = format!("# T\n- [ ] {}\n", "x".repeat(MAX_LINE_BYTES));
+    assert_eq!(
+        parse_checklist(&long),
+        Err(ImportError::LineTooLong {
+            line: 2,
+            max: MAX_LINE_BYTES
+        })
+    );
+    let huge = "a".repeat(MAX_SOURCE_BYTES + 1);
+    assert!(matches!(
+        parse_checklist(&huge),
+        Err(ImportError::TooLarge { .. })
+    ));
+    let deep = format!("# T\n{}- [ ] deep\n", ">".repeat(MAX_NESTING + 1));
+    assert!(
+        matches!(parse_checklist(&deep), Err(ImportError::TooDeep { .. })),
+        "{:?}",
+        parse_checklist(&deep)
+    );
+    // Nested lists within the bound still import.
+    let mut nested = String::from("# T\n");
+    for depth in 0..(MAX_NESTING / 2) {
+        nested.push_str(&format!("{}- [ ] level {depth}\n", "  ".repeat(depth)));
+    }
+    assert!(
+        parse_checklist(&nested).is_ok(),
+        "{:?}",
+        parse_checklist(&nested)
+    );
+}

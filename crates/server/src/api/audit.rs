@@ -40,7 +40,11 @@ pub struct AuditEntry {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
+    /// 1-based page number (default 1, at most 1000000).
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<u64>,
+    /// Items per page (default 50, at most 200).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u64>,
     /// checklist, service, review, review_item, user, …
     pub target_type: Option<String>,

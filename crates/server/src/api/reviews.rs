@@ -247,9 +247,9 @@ pub struct ExportParam {
 
 #[utoipa::path(get, path = "/reviews/{id}", operation_id = "get_review", tag = "reviews", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id"), ExportParam),
-    responses((status = 200, description = "The review with every item's state and the latest evidence of each automated item (the JSON export)", body = ReviewView, content_type = "application/json"),
-        (status = 200, description = "Markdown export: `[x]` for passed and waived items, a trailing note with state, who and when (for automated items, the latest run's sentence)", body = String, content_type = "text/markdown"),
-        (status = 200, description = "JUnit XML export (`?format=junit`): a test suite per section, a test case per item; failed, error and blocking pending items are failures", body = String, content_type = "application/xml"),
+    // One 200 with every media type: several `status = 200` entries would keep only the last.
+    responses((status = 200, description = "The review with every item's state and the latest evidence of each automated item (the JSON export); the Markdown export (`?format=markdown` or `Accept: text/markdown`): `[x]` for passed and waived items, a trailing note with state, who and when (for automated items, the latest run's sentence); or JUnit XML (`?format=junit`): a test suite per section, a test case per item, failed, error and blocking pending items as failures",
+            content((ReviewView = "application/json"), (String = "text/markdown"), (String = "application/xml"))),
         (status = 400, response = problems::BadRequest),
         (status = 401, response = problems::Unauthorized),
         (status = 404, response = problems::NotFound)))]

@@ -16,20 +16,32 @@ use crate::store::services::{Sealed, SealedCredentials, open, seal};
 const MAX_CONTACTS: usize = 50;
 const MAX_HEADERS: usize = 20;
 const MAX_OWNERS: usize = 50;
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION: usize = 4000;
+/// Longest contact email, phone, role and notes, in characters.
+const MAX_CONTACT_EMAIL: usize = 320;
+const MAX_CONTACT_PHONE: usize = 64;
+const MAX_CONTACT_ROLE: usize = 200;
+const MAX_CONTACT_NOTES: usize = 2000;
 
 /// Someone to call when the service is in trouble.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 320)]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 64)]
     pub phone: Option<String>,
     /// E.g. "primary on-call", "team lead".
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
     pub role: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 2000)]
     pub notes: Option<String>,
 }
 
@@ -108,21 +120,51 @@ pub fn validate_base_url(url: Option<String>) -> ApiResult<Option<String>> {
     Ok(Some(url.trim_end_matches('/').to_owned()))
 }
 
+/// Trimmed, duplicates dropped (first one kept), in the order given. The count is checked
+/// first and duplicates found through a set, so the work is bounded by the cap, not the input.
 pub fn validate_owners(owners: Vec<String>) -> ApiResult<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
+    if owners.len() > MAX_OWNERS {
+        return Err(invalid("owners", format!("at most {MAX_OWNERS} owners")));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(owners.len());
+    let mut out: Vec<String> = Vec::with_capacity(owners.len());
     for o in owners {
         let o = o.trim().to_owned();
         if o.is_empty() || o.chars().count() > 320 || o.chars().any(char::is_control) {
             return Err(invalid("owners", "each owner is 1 to 320 characters"));
         }
-        if !out.contains(&o) {
+        if seen.insert(o.clone()) {
             out.push(o);
         }
     }
-    if out.len() > MAX_OWNERS {
-        return Err(invalid("owners", format!("at most {MAX_OWNERS} owners")));
-    }
     Ok(out)
+}
+
+/// Trimmed, empty is none; at most [`MAX_DESCRIPTION`] characters.
+pub fn validate_description(text: Option<String>) -> ApiResult<Option<String>> {
+    let text = clean(text);
+    if text
+        .as_deref()
+        .is_some_and(|t| t.chars().count() > MAX_DESCRIPTION)
+    {
+        return Err(invalid(
+            "description",
+            format!("at most {MAX_DESCRIPTION} characters"),
+        ));
+    }
+    Ok(text)
+}
+
+/// A contact's optional field, trimmed, at most `max` characters.
+fn contact_field(value: Option<String>, field: &str, max: usize) -> ApiResult<Option<String>> {
+    let value = clean(value);
+    if value.as_deref().is_some_and(|v| v.chars().count() > max) {
+        return Err(invalid(
+            "contacts",
+            format!("a contact's {field} is at most {max} characters"),
+        ));
+    }
+    Ok(value)
 }
 
 pub fn validate_contacts(contacts: Vec<Contact>) -> ApiResult<Vec<Contact>> {
@@ -144,10 +186,10 @@ pub fn validate_contacts(contacts: Vec<Contact>) -> ApiResult<Vec<Contact>> {
             }
             Ok(Contact {
                 name,
-                email: clean(c.email),
-                phone: clean(c.phone),
-                role: clean(c.role),
-                notes: clean(c.notes),
+                email: contact_field(c.email, "email", MAX_CONTACT_EMAIL)?,
+                phone: contact_field(c.phone, "phone", MAX_CONTACT_PHONE)?,
+                role: contact_field(c.role, "role", MAX_CONTACT_ROLE)?,
+                notes: contact_field(c.notes, "notes", MAX_CONTACT_NOTES)?,
             })
         })
         .collect()

@@ -16,7 +16,7 @@ use super::etag::check_if_match;
 use super::service_fields::{
     Contact, CredentialsInput, CredentialsView, credentials_view, double_option, open_contacts,
     seal_contacts, seal_credentials, validate_base_url, validate_contacts, validate_credentials,
-    validate_environment, validate_name, validate_owners,
+    validate_description, validate_environment, validate_name, validate_owners,
 };
 use super::service_probe::{
     MonitoringInput, MonitoringView, monitoring_view, open_monitoring_headers, seal_monitoring,
@@ -63,11 +63,17 @@ pub struct CreateService {
     pub environment: Option<String>,
     #[serde(default)]
     pub base_url: Option<String>,
+    /// At most 4000 characters.
     #[serde(default)]
+    #[schema(max_length = 4000)]
     pub description: Option<String>,
+    /// At most 50.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub owners: Vec<String>,
+    /// At most 50.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub contacts: Vec<Contact>,
     /// Write-only; reads show only which headers are configured.
     #[serde(default)]
@@ -80,7 +86,8 @@ pub struct CreateService {
     pub monitoring: Option<MonitoringInput>,
 }
 
-/// Absent fields stay as they are; `null` clears an optional field.
+/// Absent fields stay as they are; `null` clears an optional field. A new `base_url` drops
+/// stored `credentials` unless the same request sends them again.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateService {
@@ -110,7 +117,11 @@ pub struct UpdateService {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// 1-based page number (default 1, at most 1000000).
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<u64>,
+    /// Items per page (default 50, at most 200).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u64>,
     /// Case-insensitive substring of the name.
     pub name: Option<String>,
@@ -136,11 +147,6 @@ fn view(state: &AppState, m: service::Model, owners: Vec<String>) -> ServiceView
         created_at: m.created_at,
         updated_at: m.updated_at,
     }
-}
-
-/// Trimmed; empty is none.
-fn clean(text: Option<String>) -> Option<String> {
-    text.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty())
 }
 
 /// `/services` and `/services/{id}`.
@@ -219,7 +225,7 @@ pub async fn create(
         name,
         environment,
         base_url,
-        description: clean(body.description),
+        description: validate_description(body.description)?,
         owners,
         contacts: seal_contacts(&state, id, &contacts)?,
         credentials: body
@@ -298,18 +304,24 @@ pub async fn update(
         .map(validate_environment)
         .transpose()?;
     let base_url = body.base_url.map(validate_base_url).transpose()?;
-    let description = body.description.map(clean);
+    let description = body.description.map(validate_description).transpose()?;
     let owners = body.owners.map(validate_owners).transpose()?;
     let contacts = body
         .contacts
         .map(|c| seal_contacts(&state, id, &validate_contacts(c)?))
         .transpose()?;
+    // Credentials were given for one target: a new base_url drops them unless the same
+    // request supplies them again, so an editor cannot point them at a host of their choosing.
+    let target_changes = base_url
+        .as_ref()
+        .is_some_and(|url| *url != current.base_url);
     let credentials = match body.credentials {
         Some(Some(c)) => {
             validate_credentials(&c)?;
             Some(Some(seal_credentials(&state, id, &c)?))
         }
         Some(None) => Some(None),
+        None if target_changes && current.credentials.is_some() => Some(None),
         None => None,
     };
     let probe_interval_s = body

@@ -224,6 +224,8 @@ pub async fn update(
     let write = Write::begin(&state.db, auth.actor()).await?;
     let change = users::update(write.txn(), &current, changes).await?;
     let updated = write.commit(change).await?;
+    // A new role, disabling or a new password applies to their tokens from the next request.
+    crate::auth::standing::forget(&state, id).await;
     Ok(with_etag(StatusCode::OK, updated))
 }
 
@@ -248,5 +250,6 @@ pub async fn delete(
     let write = Write::begin(&state.db, auth.actor()).await?;
     let change = users::delete(write.txn(), &current).await?;
     write.commit(change).await?;
+    crate::auth::standing::forget(&state, id).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -158,12 +158,16 @@ pub async fn create(
     responses((status = 204, description = "Revoked"),
         (status = 400, response = problems::BadRequest),
         (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
         (status = 404, response = problems::NotFound)))]
 pub async fn revoke(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
+    // Revoking is managing tokens: a leaked read-only token must not be able to cut off
+    // its owner's other clients.
+    require_session(&auth)?;
     let tok = api_tokens::find_for_user(&state.db, id, auth.user_id).await?;
     if tok.revoked_at.is_none() {
         let write = Write::begin(&state.db, auth.actor()).await?;

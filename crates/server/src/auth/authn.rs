@@ -7,7 +7,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use chrono::Utc;
 
-use super::{AuthUser, Authentication, Credential, Role, Scope};
+use super::{AuthUser, Authentication, Credential, Role, Scope, standing};
 use crate::state::AppState;
 use crate::store::api_tokens;
 
@@ -27,28 +27,39 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     let auth = match bearer {
         None => Authentication::Anonymous,
         Some(token) if token.starts_with(API_TOKEN_PREFIX) => api_token_auth(&state, &token).await,
-        Some(token) => jwt_auth(&state, &token),
+        Some(token) => jwt_auth(&state, &token).await,
     };
     req.extensions_mut().insert(auth);
     next.run(req).await
 }
 
-fn jwt_auth(state: &AppState, token: &str) -> Authentication {
-    match state.jwt.verify(token) {
-        Ok(claims) => {
-            let Ok(role) = claims.role.parse::<Role>() else {
-                return Authentication::Invalid("access token has malformed claims");
-            };
-            let user_id = claims.sub;
-            Authentication::Authenticated(AuthUser {
-                user_id,
-                email: claims.email.clone().unwrap_or_default(),
-                role,
-                credential: Credential::Session,
-            })
+async fn jwt_auth(state: &AppState, token: &str) -> Authentication {
+    let Ok(claims) = state.jwt.verify(token) else {
+        return Authentication::Invalid("access token is invalid or expired");
+    };
+    // Every access token belongs to a login; one without is not ours to honour.
+    let Some(sid) = claims.sid else {
+        return Authentication::Invalid("access token has malformed claims");
+    };
+    // The role and the token's validity come from the database (briefly cached), not the
+    // claims: a demotion, disabling, new password or logout must take effect at once.
+    let standing = match standing::of_session(state, claims.sub, sid).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Authentication::Invalid("access token has been revoked"),
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            return Authentication::Unavailable;
         }
-        Err(_) => Authentication::Invalid("access token is invalid or expired"),
-    }
+    };
+    let Ok(role) = standing.role.parse::<Role>() else {
+        return Authentication::Invalid("the token's owner has an unknown role");
+    };
+    Authentication::Authenticated(AuthUser {
+        user_id: claims.sub,
+        email: standing.email,
+        role,
+        credential: Credential::Session,
+    })
 }
 
 async fn api_token_auth(state: &AppState, token: &str) -> Authentication {

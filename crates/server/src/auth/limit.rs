@@ -41,6 +41,10 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         return ratelimit::rejection(&decision).into_response();
     }
     let mut res = next.run(req).await;
-    ratelimit::apply_headers(&mut res, decision.headers());
+    // A handler that enforced a limit of its own (the login limits) already described it;
+    // the general limit's headers would contradict its 429.
+    if !res.headers().contains_key("ratelimit-policy") {
+        ratelimit::apply_headers(&mut res, decision.headers());
+    }
     res
 }

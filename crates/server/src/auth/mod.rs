@@ -5,6 +5,7 @@ pub mod api_tokens;
 pub mod authn;
 pub mod limit;
 pub mod session;
+pub mod standing;
 
 use std::fmt;
 use std::str::FromStr;
@@ -108,6 +109,8 @@ pub enum Authentication {
     Authenticated(AuthUser),
     /// Credentials were presented but are not valid; the reason is safe to show.
     Invalid(&'static str),
+    /// Credentials were presented but could not be checked (the database did not answer).
+    Unavailable,
 }
 
 impl AuthUser {
@@ -163,6 +166,9 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
         match parts.extensions.get::<Authentication>() {
             Some(Authentication::Authenticated(user)) => Ok(user.clone()),
             Some(Authentication::Invalid(reason)) => Err(ApiError::unauthorized(*reason)),
+            Some(Authentication::Unavailable) => Err(ApiError::unavailable(
+                "credentials cannot be checked right now; retry shortly",
+            )),
             _ => Err(ApiError::unauthorized(
                 "send Authorization: Bearer <access token or API token>",
             )),

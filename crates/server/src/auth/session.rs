@@ -8,7 +8,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
-use sea_orm::TransactionTrait;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -32,11 +31,16 @@ pub const REFRESH_TOKEN_PREFIX: &str = "pfr_";
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
-    #[schema(example = "admin@preflight.local")]
+    #[schema(example = "admin@preflight.local", min_length = 1, max_length = 320)]
     pub email: String,
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 1, max_length = 1024)]
     pub password: String,
 }
+
+/// Longest email and password a login accepts: longer ones are refused before any password
+/// work (argon2's cost grows with the input).
+const MAX_EMAIL_CHARS: usize = 320;
+const MAX_PASSWORD_BYTES: usize = users::MAX_PASSWORD_BYTES;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshRequest {
@@ -122,28 +126,37 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     body: Result<ApiJson<LoginRequest>, ApiError>,
 ) -> ApiResult<Json<TokenResponse>> {
-    // Brute-force protection counts every attempt from the client's IP, well-formed or not,
-    // before the body is judged: malformed attempts must not be a free way to probe.
-    ratelimit::enforce(
-        &state,
-        "login_ip",
-        &ip.to_string(),
-        state.settings.rate_limit.login,
-    )
-    .await?;
+    // Brute-force protection counts every attempt from the client's address, well-formed or
+    // not, before the body is judged: malformed attempts must not be a free way to probe.
+    let address = ip.to_string();
+    let limits = &state.settings.rate_limit;
+    ratelimit::enforce(&state, "login_ip", &address, limits.login_address).await?;
     let ApiJson(body) = body?;
     let email = body.email.trim().to_lowercase();
     if email.is_empty() || body.password.is_empty() {
         return Err(ApiError::validation("email and password are required"));
     }
-    // Then per account, still before any password work.
+    if email.chars().count() > MAX_EMAIL_CHARS {
+        return Err(ApiError::validation("invalid login")
+            .field("email", format!("at most {MAX_EMAIL_CHARS} characters")));
+    }
+    if body.password.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::validation("invalid login")
+            .field("password", format!("at most {MAX_PASSWORD_BYTES} bytes")));
+    }
+    // Then per account, still before any password work: per account and address, so guessing
+    // from one address spends only that address's budget for the account; and a higher
+    // ceiling per account from all addresses together, against guessing from many. Someone
+    // guessing from elsewhere thus cannot lock the owner out unless they have more addresses
+    // than the ceiling is times the per-address budget.
     ratelimit::enforce(
         &state,
-        "login_account",
-        &email,
-        state.settings.rate_limit.login,
+        "login_account_ip",
+        &format!("{email} {address}"),
+        limits.login,
     )
     .await?;
+    ratelimit::enforce(&state, "login_account", &email, limits.login_account).await?;
 
     let found = users::find_by_email(&state.db, &email).await?;
     let password = body.password;
@@ -186,7 +199,7 @@ pub async fn refresh(
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
     let hash = preflight_security::hash_token(body.refresh_token.trim());
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let Some(token) = sessions::find_by_hash(&txn, &hash).await? else {
         return Err(ApiError::unauthorized("refresh token is not valid"));
     };
@@ -202,6 +215,7 @@ pub async fn refresh(
         let write = Write::begin(&state.db, actor).await?;
         let change = sessions::revoke_reused(write.txn(), &token).await?;
         write.commit(change).await?;
+        super::standing::forget(&state, token.user_id).await;
         tracing::warn!(user_id = %token.user_id, "refresh token reuse detected; session revoked");
         return Err(ApiError::unauthorized(
             "refresh token was already used; the session has been revoked",
@@ -223,7 +237,7 @@ pub async fn refresh(
 
 #[utoipa::path(post, path = "/auth/logout", operation_id = "logout", tag = "auth", request_body = RefreshRequest,
     responses(
-        (status = 204, description = "The session (every refresh token of this login) is revoked"),
+        (status = 204, description = "The session (every refresh token and access token of this login) is revoked"),
         (status = 400, response = problems::BadRequest),
         (status = 401, response = problems::Unauthorized),
         (status = 413, response = problems::PayloadTooLarge),
@@ -238,6 +252,8 @@ pub async fn logout(
         return Err(ApiError::unauthorized("refresh token is not valid"));
     };
     sessions::revoke_family(&state.db, token.family_id).await?;
+    // The login's access tokens stop working now, not when they expire.
+    super::standing::forget(&state, token.user_id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -123,21 +123,6 @@ pub fn security_findings(s: &Settings) -> Vec<Finding> {
             "",
         );
     }
-    if s.https_configured() {
-        let how = if s.tls_cert.is_some() {
-            "native TLS (TLS_CERT/TLS_KEY)"
-        } else {
-            "terminated upstream (HTTPS_UPSTREAM=true)"
-        };
-        f.push(SEC, "HTTPS is configured", Status::Ok, how);
-    } else {
-        f.prod_failure(
-            SEC,
-            "HTTPS is configured",
-            vec!["neither TLS_CERT/TLS_KEY nor HTTPS_UPSTREAM=true".into()],
-            "",
-        );
-    }
     let (status, reason) = env_file_status();
     f.push(SEC, ".env is not committed", status, reason);
     f.list
@@ -190,25 +175,39 @@ async fn database_findings(s: &Settings) -> Vec<Finding> {
     match connect {
         Ok(Ok(db)) => {
             f.push(DB, "Database is reachable", Status::Ok, "connected");
-            match crate::db::pending_migrations(&db).await {
-                Ok(p) if p.is_empty() => f.push(
-                    DB,
-                    "All migrations are applied",
-                    Status::Ok,
-                    "schema at head",
-                ),
-                Ok(p) => f.push(
-                    DB,
-                    "All migrations are applied",
-                    Status::Failure,
-                    format!("{} pending: {}", p.len(), p.join(", ")),
-                ),
-                Err(e) => f.push(
-                    DB,
-                    "All migrations are applied",
-                    Status::Failure,
-                    format!("cannot read migration status: {e}"),
-                ),
+            let at_head = match crate::db::pending_migrations(&db).await {
+                Ok(p) if p.is_empty() => {
+                    f.push(
+                        DB,
+                        "All migrations are applied",
+                        Status::Ok,
+                        "schema at head",
+                    );
+                    true
+                }
+                Ok(p) => {
+                    f.push(
+                        DB,
+                        "All migrations are applied",
+                        Status::Failure,
+                        format!("{} pending: {}", p.len(), p.join(", ")),
+                    );
+                    false
+                }
+                Err(e) => {
+                    f.push(
+                        DB,
+                        "All migrations are applied",
+                        Status::Failure,
+                        format!("cannot read migration status: {e}"),
+                    );
+                    false
+                }
+            };
+            // What follows reads the schema: only meaningful once it is at head.
+            if at_head {
+                admin_password_finding(&mut f, &db).await;
+                catalog_findings(&mut f, &db, s).await;
             }
         }
         Ok(Err(e)) => {
@@ -237,34 +236,6 @@ async fn database_findings(s: &Settings) -> Vec<Finding> {
     }
     f.push(
         DB,
-        "Indexes are created",
-        Status::Ok,
-        "every foreign key and lookup column is indexed by the migrations",
-    );
-    let pool = format!(
-        "pool {}..{} connections",
-        s.db.min_connections, s.db.max_connections
-    );
-    f.push(DB, "Connection pool is configured", Status::Ok, pool);
-    f.push(
-        DB,
-        "Timeouts are configured",
-        Status::Ok,
-        format!(
-            "connect {:?}, acquire {:?}, idle {:?}, statement {:?}{}",
-            s.db.connect_timeout,
-            s.db.acquire_timeout,
-            s.db.idle_timeout,
-            s.db.statement_timeout,
-            if s.is_postgres() {
-                ""
-            } else {
-                " (statement timeout applies to PostgreSQL only)"
-            }
-        ),
-    );
-    f.push(
-        DB,
         "Query logging is configured (optional)",
         Status::Ok,
         if s.db.log_queries {
@@ -287,6 +258,139 @@ async fn database_findings(s: &Settings) -> Vec<Finding> {
         }
     }
     f.list
+}
+
+/// Production refuses to start while an admin has the development password; the admins are
+/// in the database, so it is checked here rather than in the SECURITY section.
+async fn admin_password_finding(f: &mut Findings, db: &sea_orm::DatabaseConnection) {
+    const DB: &str = "DATABASE";
+    const ITEM: &str = "No admin has the development password";
+    match crate::provision::admins_with_default_password(db).await {
+        Ok(weak) if weak.is_empty() => f.push(
+            DB,
+            ITEM,
+            Status::Ok,
+            "every enabled admin has a password of their own",
+        ),
+        Ok(weak) => f.prod_failure(
+            DB,
+            ITEM,
+            vec![format!(
+                "{} still log(s) in with the development password",
+                weak.join(", ")
+            )],
+            "",
+        ),
+        Err(e) => f.push(
+            DB,
+            ITEM,
+            Status::Failure,
+            format!("cannot read the users: {e}"),
+        ),
+    }
+}
+
+/// Indexes, the pool against the server's limit and the session timeouts, as the database
+/// reports them.
+async fn catalog_findings(f: &mut Findings, db: &sea_orm::DatabaseConnection, s: &Settings) {
+    use crate::db::catalog;
+    const DB: &str = "DATABASE";
+    match catalog::unindexed_foreign_keys(db).await {
+        Ok(missing) if missing.is_empty() => f.push(
+            DB,
+            "Indexes are created",
+            Status::Ok,
+            "every foreign key column leads an index (read from the catalog)",
+        ),
+        Ok(missing) => f.push(
+            DB,
+            "Indexes are created",
+            Status::Failure,
+            format!("foreign keys without an index: {}", missing.join(", ")),
+        ),
+        Err(e) => f.push(
+            DB,
+            "Indexes are created",
+            Status::Failure,
+            format!("cannot read the catalog: {e}"),
+        ),
+    }
+    let pool = format!(
+        "pool {}..{} connections",
+        s.db.min_connections, s.db.max_connections
+    );
+    const POOL: &str = "Connection pool fits the database's limit";
+    match catalog::connection_limit(db).await {
+        Ok(None) => f.push(
+            DB,
+            POOL,
+            Status::Ok,
+            format!("{pool} (SQLite: no server limit)"),
+        ),
+        Ok(Some(limit)) if i64::from(s.db.max_connections) > limit => f.push(
+            DB,
+            POOL,
+            Status::Failure,
+            format!("{pool}, but the server accepts only {limit}"),
+        ),
+        // Replicas, migrations and backups share the limit: one process taking more than
+        // half of it leaves too little for a second.
+        Ok(Some(limit)) if i64::from(s.db.max_connections) * 2 > limit => f.push(
+            DB,
+            POOL,
+            Status::Warning,
+            format!("{pool} of the server's {limit}: no room for a second replica"),
+        ),
+        Ok(Some(limit)) => f.push(
+            DB,
+            POOL,
+            Status::Ok,
+            format!("{pool} of the server's {limit}"),
+        ),
+        Err(e) => f.push(
+            DB,
+            POOL,
+            Status::Failure,
+            format!("cannot read max_connections: {e}"),
+        ),
+    }
+    const TIMEOUTS: &str = "Timeouts are set";
+    let configured = format!(
+        "connect {:?}, acquire {:?}, idle {:?}",
+        s.db.connect_timeout, s.db.acquire_timeout, s.db.idle_timeout
+    );
+    match catalog::session_timeout(db).await {
+        Ok(t) if s.is_postgres() && (t.is_empty() || t == "0") => f.push(
+            DB,
+            TIMEOUTS,
+            Status::Failure,
+            format!("{configured}; the session has no statement_timeout"),
+        ),
+        Ok(t) if s.is_postgres() => f.push(
+            DB,
+            TIMEOUTS,
+            Status::Ok,
+            format!("{configured}; statement_timeout {t} (read from the session)"),
+        ),
+        Ok(t) if t == "0" => f.push(
+            DB,
+            TIMEOUTS,
+            Status::Failure,
+            format!("{configured}; SQLite busy_timeout is 0: concurrent writes would fail"),
+        ),
+        Ok(t) => f.push(
+            DB,
+            TIMEOUTS,
+            Status::Ok,
+            format!("{configured}; SQLite busy_timeout {t} ms (read from the session)"),
+        ),
+        Err(e) => f.push(
+            DB,
+            TIMEOUTS,
+            Status::Failure,
+            format!("cannot read the session timeout: {e}"),
+        ),
+    }
 }
 
 pub async fn run(settings: &mut Settings, json: bool) -> ExitCode {

@@ -16,8 +16,13 @@ pub async fn run(settings: &Settings, action: Action) -> anyhow::Result<()> {
     let db = super::connect(settings).await?;
     match action {
         Action::Up => {
+            // Replicas may be starting meanwhile: take turns with them.
+            let lock = crate::db::StartupLock::acquire(&settings.db).await?;
             let pending = crate::db::pending_migrations(&db).await?;
             crate::db::migrate_up(&db).await?;
+            if let Some(lock) = lock {
+                lock.release().await?;
+            }
             if pending.is_empty() {
                 println!("database is up to date");
             } else {

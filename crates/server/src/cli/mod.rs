@@ -91,7 +91,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             Command::Serve => settings.log_format,
             _ => crate::config::LogFormat::Pretty,
         };
-        crate::telemetry::init(&settings.log_level, format);
+        crate::telemetry::init(&settings.log_level, format, settings.db.log_queries);
     }
     let result = match command {
         Command::Serve => serve(&settings).await,

@@ -70,7 +70,15 @@ pub struct RateLimitSettings {
     pub enabled: bool,
     pub anonymous: RateSpec,
     pub authenticated: RateSpec,
+    /// Login attempts per account and client address.
     pub login: RateSpec,
+    /// Login attempts per client address, whatever the account (well-formed or not).
+    pub login_address: RateSpec,
+    /// Login attempts per account from all addresses together: higher than `login`, so one
+    /// address guessing cannot lock the account's owner out.
+    pub login_account: RateSpec,
+    /// `/health/ready` calls per client address.
+    pub health: RateSpec,
 }
 
 /// Backup settings.
@@ -159,6 +167,8 @@ pub struct Settings {
     pub refresh_token_ttl: Duration,
     pub body_limit: usize,
     pub request_timeout: Duration,
+    /// How long a connection may take to send a request's headers (slow-client defence).
+    pub header_read_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub rate_limit: RateLimitSettings,
     pub backup: BackupSettings,

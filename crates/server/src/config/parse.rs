@@ -370,6 +370,9 @@ pub(super) fn parse(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings,
         }
     };
 
+    // The other login limits default to this one (per address) and ten times it (per account).
+    let login = r.rate("RATE_LIMIT_LOGIN", "10/15m");
+    let login_text = format!("{}/{}s", login.burst, login.per.as_secs().max(1));
     let mut trusted_proxies = Vec::new();
     for p in r.list("TRUSTED_PROXIES") {
         let parsed = p
@@ -424,12 +427,23 @@ pub(super) fn parse(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings,
         refresh_token_ttl: r.duration("REFRESH_TOKEN_TTL", Duration::from_secs(14 * 86_400)),
         body_limit: body_limit_kib.saturating_mul(1024),
         request_timeout: r.duration("REQUEST_TIMEOUT", Duration::from_secs(30)),
+        header_read_timeout: r.duration("HEADER_READ_TIMEOUT", Duration::from_secs(10)),
         shutdown_timeout: r.duration("SHUTDOWN_TIMEOUT", Duration::from_secs(30)),
         rate_limit: RateLimitSettings {
             enabled: r.boolean("RATE_LIMIT_ENABLED", true),
             anonymous: r.rate("RATE_LIMIT_ANONYMOUS", "120/m"),
             authenticated: r.rate("RATE_LIMIT_AUTHENTICATED", "1200/m"),
-            login: r.rate("RATE_LIMIT_LOGIN", "10/15m"),
+            login,
+            login_address: r.rate("RATE_LIMIT_LOGIN_ADDRESS", &login_text),
+            health: r.rate("RATE_LIMIT_HEALTH", "600/m"),
+            login_account: r.rate(
+                "RATE_LIMIT_LOGIN_ACCOUNT",
+                &format!(
+                    "{}/{}s",
+                    login.burst.saturating_mul(10),
+                    login.per.as_secs().max(1)
+                ),
+            ),
         },
         backup: BackupSettings {
             dir: PathBuf::from(r.string("BACKUP_DIR", &format!("{}/backups", data_dir.display()))),

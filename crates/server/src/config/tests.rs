@@ -15,6 +15,7 @@ fn production(overrides: &[(&str, Option<&str>)]) -> Result<Settings, ConfigErro
         ("ADMIN_PASSWORD", "Correct-Horse-Battery-42"),
         ("ALLOWED_ORIGINS", "https://preflight.example.com"),
         ("METRICS_TOKEN", "a-long-random-metrics-token-123"),
+        ("HTTPS_UPSTREAM", "true"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -133,6 +134,31 @@ fn refuses_wildcard_origin() {
 fn refuses_missing_metrics_token() {
     let p = refusal(&[("METRICS_TOKEN", None)]);
     assert!(p.iter().any(|p| p.contains("METRICS_TOKEN")), "{p:?}");
+}
+
+#[test]
+fn refuses_plain_http_without_a_declared_tls_proxy() {
+    let p = refusal(&[("HTTPS_UPSTREAM", None)]);
+    assert!(p.iter().any(|p| p.contains("HTTPS_UPSTREAM")), "{p:?}");
+    let p = refusal(&[("HTTPS_UPSTREAM", Some("false"))]);
+    assert!(p.iter().any(|p| p.contains("HTTPS_UPSTREAM")), "{p:?}");
+}
+
+#[test]
+fn login_limits_default_from_rate_limit_login() {
+    let s = production(&[("RATE_LIMIT_LOGIN", Some("4/m"))]).unwrap();
+    let r = &s.rate_limit;
+    assert_eq!((r.login.burst, r.login.per.as_secs()), (4, 60));
+    assert_eq!(
+        (r.login_address.burst, r.login_address.per.as_secs()),
+        (4, 60)
+    );
+    assert_eq!(
+        (r.login_account.burst, r.login_account.per.as_secs()),
+        (40, 60)
+    );
+    let s = production(&[("RATE_LIMIT_LOGIN_ACCOUNT", Some("7/h"))]).unwrap();
+    assert_eq!(s.rate_limit.login_account.burst, 7);
 }
 
 #[test]

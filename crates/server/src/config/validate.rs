@@ -45,7 +45,25 @@ pub fn production_requirements(s: &Settings) -> Vec<Requirement> {
         }
         Some(_) => Vec::new(),
     };
+    let https = if s.https_configured() {
+        Vec::new()
+    } else {
+        vec![
+            "neither TLS_CERT/TLS_KEY nor HTTPS_UPSTREAM=true: serve HTTPS, or declare the \
+             TLS-terminating proxy in front with HTTPS_UPSTREAM=true"
+                .to_owned(),
+        ]
+    };
     vec![
+        Requirement {
+            item: "HTTPS is configured",
+            ok: if s.tls_cert.is_some() {
+                "native TLS (TLS_CERT/TLS_KEY)".into()
+            } else {
+                "terminated upstream (HTTPS_UPSTREAM=true)".into()
+            },
+            problems: https,
+        },
         Requirement {
             item: "SECRET_KEY is set and strong",
             ok: "set, long and not a placeholder".into(),

@@ -50,10 +50,9 @@ pub async fn rotate_all(
     keyring: &preflight_security::Keyring,
     fields: &[EncryptedField],
 ) -> anyhow::Result<RotationReport> {
-    use sea_orm::TransactionTrait;
     let mut report = RotationReport::default();
     for f in fields {
-        let txn = db.begin().await?;
+        let txn = super::begin_write(db).await?;
         let select = Query::select()
             .columns([Alias::new("id"), Alias::new(f.column)])
             .from(Alias::new(f.table))

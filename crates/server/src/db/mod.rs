@@ -1,13 +1,17 @@
 //! Database access: connecting with the configured pool, migrations, and the audit log.
 
 pub mod audit;
+pub mod catalog;
 pub mod encrypted;
 pub mod entities;
 
 use std::time::Duration;
 
 use preflight_migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 use crate::config::DbSettings;
 
@@ -20,8 +24,15 @@ pub async fn connect(s: &DbSettings) -> Result<DatabaseConnection, DbErr> {
         .connect_timeout(s.connect_timeout)
         .acquire_timeout(s.acquire_timeout)
         .idle_timeout(s.idle_timeout)
-        .sqlx_logging(s.log_queries)
-        .sqlx_logging_level(tracing::log::LevelFilter::Debug)
+        // Logging stays on whatever DB_LOG_QUERIES says: turning it off would also turn off
+        // sqlx's slow-statement warnings. DB_LOG_QUERIES chooses whether every statement is
+        // logged too (at info, which the log filter lets through for sqlx only then).
+        .sqlx_logging(true)
+        .sqlx_logging_level(if s.log_queries {
+            tracing::log::LevelFilter::Info
+        } else {
+            tracing::log::LevelFilter::Off
+        })
         .sqlx_slow_statements_logging_settings(
             tracing::log::LevelFilter::Warn,
             s.slow_query_threshold,
@@ -38,6 +49,24 @@ pub async fn connect(s: &DbSettings) -> Result<DatabaseConnection, DbErr> {
         });
     }
     Database::connect(opts).await
+}
+
+/// Opens a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: it takes the write
+/// lock at once, waiting out the busy timeout behind other writers. A deferred transaction
+/// that reads first fails with "database is locked" when it later tries to write while
+/// another writer holds the lock, because SQLite cannot wait for an upgrade from a stale read
+/// snapshot. PostgreSQL needs nothing of the kind.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            db.begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+        }
+        _ => db.begin().await,
+    }
 }
 
 /// Whether a database URL names PostgreSQL.
@@ -59,7 +88,51 @@ pub fn ensure_sqlite_dir(url: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Applies every pending migration.
+/// Key of the PostgreSQL advisory lock that serializes start-up work ("preflig" in ASCII).
+const STARTUP_LOCK_KEY: i64 = 0x0070_7265_666c_6967;
+
+/// Serializes start-up work (migrations, then the bootstrap admin and the built-in template)
+/// across processes sharing a PostgreSQL database: replicas started together take turns, and
+/// each finds the work of the one before done. A session-level advisory lock held on a
+/// connection of its own, so it does not depend on which pool connection runs the work; if
+/// the process dies, the connection closes and the lock goes with it. SQLite needs none: its
+/// writers already take turns, and it serves one process.
+pub struct StartupLock {
+    conn: DatabaseConnection,
+}
+
+impl StartupLock {
+    /// Waits for the lock; `None` on SQLite.
+    pub async fn acquire(s: &DbSettings) -> Result<Option<Self>, DbErr> {
+        if !is_postgres_url(&s.url) {
+            return Ok(None);
+        }
+        let mut opts = ConnectOptions::new(s.url.clone());
+        opts.max_connections(1)
+            .min_connections(1)
+            .connect_timeout(s.connect_timeout)
+            .acquire_timeout(s.acquire_timeout)
+            .sqlx_logging(false)
+            .set_application_name("preflight-startup");
+        let conn = Database::connect(opts).await?;
+        // No statement_timeout on this connection: waiting for another replica's migrations
+        // is the point.
+        conn.execute_unprepared(&format!("SELECT pg_advisory_lock({STARTUP_LOCK_KEY})"))
+            .await?;
+        Ok(Some(Self { conn }))
+    }
+
+    /// Releases the lock and closes its connection.
+    pub async fn release(self) -> Result<(), DbErr> {
+        self.conn
+            .execute_unprepared(&format!("SELECT pg_advisory_unlock({STARTUP_LOCK_KEY})"))
+            .await?;
+        self.conn.close().await
+    }
+}
+
+/// Applies every pending migration. Callers sharing a PostgreSQL database with others hold a
+/// [`StartupLock`] around it.
 pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
     use sea_orm::TransactionTrait;
     if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {

@@ -72,8 +72,15 @@ pub fn client_ip_from(
         .get::<TrustedProxies>()
         .cloned()
         .unwrap_or_default();
-    let xff = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    client_ip(peer, xff, &trusted)
+    // A proxy may append a header line of its own instead of extending the last one: the
+    // lines are one list, in order (RFC 9110 §5.3).
+    let lines: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let xff = (!lines.is_empty()).then(|| lines.join(","));
+    client_ip(peer, xff.as_deref(), &trusted)
 }
 
 /// [`client_ip_from`] for a whole request (middleware).

@@ -28,6 +28,10 @@ pub struct LoadedReview {
     pub review: review::Model,
     pub checklist: Checklist,
     pub rows: Vec<review_item::Model>,
+    /// Key → position in `checklist.items` and in `rows`: lookups by key are O(1), so a
+    /// pass over every row stays linear in the size of the review.
+    item_at: HashMap<String, usize>,
+    row_at: HashMap<String, usize>,
 }
 
 /// What is stored about an item's state.
@@ -51,9 +55,23 @@ pub fn re_attest_days(row: &review_item::Model) -> Option<u32> {
 impl LoadedReview {
     fn assemble(review: review::Model, rows: Vec<review_item::Model>) -> StoreResult<Self> {
         let mut checklist: Checklist = decode(&review.document, "review document")?;
+        let item_at: HashMap<String, usize> = checklist
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (item.key.clone(), i))
+            .collect();
+        let row_at: HashMap<String, usize> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| (row.key.clone(), i))
+            .collect();
         for row in &rows {
             let check = check_of(row)?;
-            if let Some(item) = checklist.item_mut(&row.key) {
+            if let Some(item) = item_at
+                .get(&row.key)
+                .and_then(|&i| checklist.items.get_mut(i))
+            {
                 item.check = check;
                 item.re_attest_days = re_attest_days(row);
                 item.requires_comment = row.requires_comment;
@@ -63,15 +81,19 @@ impl LoadedReview {
             review,
             checklist,
             rows,
+            item_at,
+            row_at,
         })
     }
 
     pub fn item(&self, key: &str) -> Option<&Item> {
-        self.checklist.item(key)
+        self.item_at
+            .get(key)
+            .and_then(|&i| self.checklist.items.get(i))
     }
 
     pub fn row(&self, key: &str) -> Option<&review_item::Model> {
-        self.rows.iter().find(|r| r.key == key)
+        self.row_at.get(key).and_then(|&i| self.rows.get(i))
     }
 
     /// The item `key` and its row; `NotFound` naming the review otherwise.

@@ -57,6 +57,23 @@ pub async fn claim<C: ConnectionTrait>(db: &C, id: Uuid, now: DateTime<Utc>) -> 
     Ok(claimed.rows_affected == 1)
 }
 
+/// Whether the login `family` of `user_id` still has a token that is not revoked: its access
+/// tokens stand only while it does.
+pub async fn family_live<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    family: Uuid,
+) -> StoreResult<bool> {
+    use sea_orm::PaginatorTrait;
+    let live = refresh_token::Entity::find()
+        .filter(refresh_token::Column::FamilyId.eq(family))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .count(db)
+        .await?;
+    Ok(live > 0)
+}
+
 /// Revokes every token of a login (logout).
 pub async fn revoke_family<C: ConnectionTrait>(db: &C, family: Uuid) -> StoreResult<()> {
     refresh_token::Entity::update_many()

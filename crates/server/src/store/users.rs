@@ -35,10 +35,17 @@ impl std::fmt::Debug for NewPassword {
     }
 }
 
+/// Longest password accepted, in bytes (the login's bound too).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
 impl NewPassword {
     /// Refuses a weak password, then hashes it on the blocking pool (argon2 is slow on
     /// purpose).
     pub async fn new(password: String) -> Result<Self, PasswordError> {
+        // The login refuses longer ones, so such a password could never be used.
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(PasswordError::Weak("longer than 1024 bytes"));
+        }
         if let Some(why) = preflight_security::is_weak_password(&password) {
             return Err(PasswordError::Weak(why));
         }
@@ -152,6 +159,15 @@ pub struct Changes {
     /// `Some(None)` clears it.
     pub display_name: Option<Option<String>>,
     pub password: Option<NewPassword>,
+}
+
+/// Every enabled admin.
+pub async fn enabled_admins<C: ConnectionTrait>(db: &C) -> StoreResult<Vec<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Role.eq("admin"))
+        .filter(user::Column::Disabled.eq(false))
+        .all(db)
+        .await?)
 }
 
 /// Applies `changes` to `current` if nobody changed it since. A new password or disabling the

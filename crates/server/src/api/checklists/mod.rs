@@ -36,7 +36,11 @@ use crate::write::Write;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// 1-based page number (default 1, at most 1000000).
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<u64>,
+    /// Items per page (default 50, at most 200).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u64>,
     /// Case-insensitive substring of the name.
     pub name: Option<String>,
@@ -68,8 +72,17 @@ fn resolve_name(given: Option<&str>, doc: &Checklist, fallback: Option<&str>) ->
     Ok(name.to_owned())
 }
 
-fn parse(source: &str) -> ApiResult<Checklist> {
-    parse_checklist(source).map_err(|e| import_problem(&e))
+/// How many imports are parsed at once. Parsing is CPU work: on the blocking pool it cannot
+/// stall the async workers (health checks, other requests), and the bound keeps a burst of
+/// large imports from taking every core; the rest wait, within the request timeout.
+static PARSING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+async fn parse(source: String) -> ApiResult<Checklist> {
+    let _permit = PARSING.acquire().await.map_err(ApiError::internal)?;
+    let parsed = tokio::task::spawn_blocking(move || parse_checklist(&source))
+        .await
+        .map_err(ApiError::internal)?;
+    parsed.map_err(|e| import_problem(&e))
 }
 
 /// `/checklists`, `/checklists/{id}` and an item's check.
@@ -135,7 +148,7 @@ pub async fn create(
 ) -> ApiResult<Response> {
     auth.require_write(Role::Admin)?;
     let source = markdown_body(&headers, &body)?;
-    let doc = parse(&source)?;
+    let doc = parse(source.clone()).await?;
     let name = resolve_name(params.name.as_deref(), &doc, None)?;
     let actor = auth.actor();
     let new = NewChecklist {
@@ -157,9 +170,9 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/checklists/{id}", operation_id = "get_checklist", tag = "checklists", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Checklist id"), FormatParam),
-    responses((status = 200, description = "The template as JSON, or as Markdown with `Accept: text/markdown`",
-            body = ChecklistView, content_type = "application/json"),
-        (status = 200, description = "The Markdown document", body = String, content_type = "text/markdown"),
+    // One 200 with both media types: two `status = 200` entries would keep only the last.
+    responses((status = 200, description = "The template as JSON, or the Markdown document with `Accept: text/markdown` or `?format=markdown`",
+            content((ChecklistView = "application/json"), (String = "text/markdown"))),
         (status = 400, response = problems::BadRequest),
         (status = 401, response = problems::Unauthorized),
         (status = 404, response = problems::NotFound)))]
@@ -208,7 +221,7 @@ pub async fn update(
     check_if_match(&headers, current.version)?;
     refuse_builtin(&current)?;
     let source = markdown_body(&headers, &body)?;
-    let doc = parse(&source)?;
+    let doc = parse(source.clone()).await?;
     let name = resolve_name(params.name.as_deref(), &doc, Some(&current.name))?;
     let next = NewVersion {
         name,

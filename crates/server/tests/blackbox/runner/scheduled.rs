@@ -102,15 +102,23 @@ async fn a_scheduled_round_sets_states_evidence_audit_and_readiness() {
     assert_eq!(counts["failed"], 1, "{readiness}");
     assert_eq!(counts["pending"], 1, "{readiness}");
     assert_eq!(readiness["ready"], false);
-    let metrics = app.metrics().await;
-    assert!(
-        metrics
-            .lines()
-            .any(|l| l.starts_with("preflight_checklist_items{")
-                && l.contains("state=\"failed\"")
-                && l.ends_with(" 1")),
-        "the gauges follow the runs:\n{metrics}"
-    );
+    // The gauges follow too (refreshed within a second of a change).
+    super::support::eventually(
+        Duration::from_secs(10),
+        "the gauges to follow the runs",
+        || async {
+            let metrics = app.metrics().await;
+            metrics
+                .lines()
+                .any(|l| {
+                    l.starts_with("preflight_checklist_items{")
+                        && l.contains("state=\"failed\"")
+                        && l.ends_with(" 1")
+                })
+                .then_some(())
+        },
+    )
+    .await;
 
     // The next round runs again (interval 5 s ± 10%).
     let first = hits.of("/ok/1");
