@@ -341,3 +341,26 @@ fn earliest_of_optional_moments() {
     assert_eq!(earliest(None, Some(at(4))), Some(at(4)));
     assert_eq!(earliest(Some(at(5)), Some(at(4))), Some(at(4)));
 }
+
+#[test]
+fn an_error_run_counts_as_failed_and_old_records_still_read() {
+    let errored = RunResult::new(
+        RunOutcome::Error,
+        at(2),
+        "connection refused".into(),
+        "run-1".into(),
+    );
+    assert!(!errored.passed);
+    let record = ItemRecord {
+        last_run: Some(errored),
+        ..ItemRecord::default()
+    };
+    assert_eq!(effective_state(&record, None, at(3)), ItemState::Failed);
+    // Records written before runs kept an outcome and a reason.
+    let old: RunResult =
+        serde_json::from_str(r#"{"passed":true,"at":"2026-01-02T00:00:00Z"}"#).unwrap();
+    assert_eq!(old.outcome, None);
+    assert!(old.passed);
+    assert_eq!(RunOutcome::parse("error"), Some(RunOutcome::Error));
+    assert_eq!(RunOutcome::parse("exploded"), None);
+}

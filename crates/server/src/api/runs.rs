@@ -139,7 +139,8 @@ async fn start(
     schedule::reconcile(write.txn(), now, std::time::Duration::ZERO, Some(service)).await?;
     schedule::request(write.txn(), &items, now).await?;
     write.commit(change).await?;
-    state.runs_requested.notify_waiters();
+    // A stored permit: the loop wakes even if it is busy claiming right now.
+    state.runs_requested.notify_one();
     let view = run_view(state, id).await?;
     let mut res = (StatusCode::ACCEPTED, Json(view)).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/runs/{id}")) {
