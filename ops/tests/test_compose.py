@@ -32,7 +32,9 @@ STATEFUL = {
 }
 REQUIRED_SERVICES = set(STATEFUL) | {"migrate", "blackbox"}
 # Secrets that may be absent: the previous encryption key exists only during a rotation.
-OPTIONAL_SECRETS = {"ENCRYPTION_KEY_PREVIOUS"}
+# Secrets a deployment may leave empty: a key only during rotation, a token only once Grafana
+# has a service account for preflight.
+OPTIONAL_SECRETS = {"ENCRYPTION_KEY_PREVIOUS", "GRAFANA_TOKEN"}
 
 # Environment keys that hold secrets: their values must come from ${...} interpolation.
 SECRET_KEY_RE = re.compile(r"(PASSWORD|SECRET|TOKEN|(^|_)KEY($|_)|CREDENTIAL|_AUTH$)")
