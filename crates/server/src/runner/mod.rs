@@ -41,6 +41,8 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(10);
 const BACKLOG_EVERY: Duration = Duration::from_secs(5);
 /// How often services whose state changed get their readiness refreshed.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
+/// Pause after a failed claim (the database is away).
+const CLAIM_RETRY: Duration = Duration::from_secs(5);
 /// Longest spread of the first runs of newly attached items.
 const FIRST_RUN_SPREAD: Duration = Duration::from_secs(10);
 
@@ -181,7 +183,9 @@ async fn run(shared: Arc<Shared>) {
         {
             Ok(c) => c,
             Err(e) => {
+                // The database is away: retry, but not at the tick's pace.
                 tracing::warn!(error = %e, "claiming due checks failed");
+                tokio::time::sleep(CLAIM_RETRY).await;
                 continue;
             }
         };
