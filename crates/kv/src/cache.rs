@@ -90,6 +90,8 @@ impl moka::Expiry<String, Entry> for PerEntryTtl {
 
 struct Remote {
     conn: ConnectionManager,
+    /// Skips Redis for a while after it failed (see [`crate::breaker`]).
+    breaker: crate::breaker::Breaker,
     /// Prepended to every Redis key, so that tenants and test runs sharing a Redis never meet.
     prefix: String,
     generation_script: redis::Script,
@@ -140,6 +142,7 @@ impl Cache {
         Self::with_backend(
             name,
             Backend::Redis(Remote {
+                breaker: crate::breaker::Breaker::default(),
                 conn,
                 prefix: prefix.into(),
                 generation_script: redis::Script::new(include_str!("lua/cache_generation.lua")),
@@ -302,8 +305,12 @@ impl Cache {
         match &self.inner.backend {
             Backend::Local(_) => Ok(()),
             Backend::Redis(remote) => {
+                // Always asked, whatever the breaker says: readiness must see Redis as it is,
+                // and an answer closes the breaker at once.
                 let mut conn = remote.conn.clone();
-                redis::cmd("PING").query_async::<()>(&mut conn).await?;
+                remote
+                    .breaker
+                    .record(redis::cmd("PING").query_async::<()>(&mut conn).await)?;
                 Ok(())
             }
         }
@@ -339,11 +346,16 @@ impl Cache {
                 .await
                 .map(|entry| entry.bytes.to_vec()),
             Backend::Redis(remote) => {
+                if !remote.breaker.allow() {
+                    return None;
+                }
                 let mut conn = remote.conn.clone();
-                let result = redis::cmd("GET")
-                    .arg(remote.data_key(slot))
-                    .query_async::<Option<Vec<u8>>>(&mut conn)
-                    .await;
+                let result = remote.breaker.record(
+                    redis::cmd("GET")
+                        .arg(remote.data_key(slot))
+                        .query_async::<Option<Vec<u8>>>(&mut conn)
+                        .await,
+                );
                 result.unwrap_or_else(|error| {
                     tracing::warn!(cache = %self.inner.name, %error, "cache read from Redis failed; treating as a miss");
                     None
@@ -368,14 +380,19 @@ impl Cache {
             Backend::Redis(remote) => {
                 // Redis rejects a zero expiry; a sub-millisecond TTL becomes 1 ms.
                 let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+                if !remote.breaker.allow() {
+                    return;
+                }
                 let mut conn = remote.conn.clone();
-                let result = redis::cmd("SET")
-                    .arg(remote.data_key(slot))
-                    .arg(value)
-                    .arg("PX")
-                    .arg(ttl_ms)
-                    .query_async::<()>(&mut conn)
-                    .await;
+                let result = remote.breaker.record(
+                    redis::cmd("SET")
+                        .arg(remote.data_key(slot))
+                        .arg(value)
+                        .arg("PX")
+                        .arg(ttl_ms)
+                        .query_async::<()>(&mut conn)
+                        .await,
+                );
                 if let Err(error) = result {
                     tracing::warn!(cache = %self.inner.name, %error, "cache write to Redis failed; entry dropped");
                 }
@@ -416,14 +433,22 @@ impl Remote {
 
     /// Reads, or with `bump` increments, the generation of `tag` in one atomic script.
     async fn generation(&self, tag: &str, bump: bool) -> Result<u64, redis::RedisError> {
+        if !self.breaker.allow() {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "Redis is skipped for a moment after a failure",
+            )));
+        }
         let mut conn = self.conn.clone();
         let ttl_ms = u64::try_from(GENERATION_TTL.as_millis()).unwrap_or(u64::MAX);
-        self.generation_script
-            .key(format!("{}g:{tag}", self.prefix))
-            .arg(if bump { "1" } else { "0" })
-            .arg(ttl_ms)
-            .invoke_async(&mut conn)
-            .await
+        self.breaker.record(
+            self.generation_script
+                .key(format!("{}g:{tag}", self.prefix))
+                .arg(if bump { "1" } else { "0" })
+                .arg(ttl_ms)
+                .invoke_async(&mut conn)
+                .await,
+        )
     }
 }
 

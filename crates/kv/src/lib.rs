@@ -12,6 +12,7 @@
 //! own until Redis answers again), each with a warning log and a metric, so that a Redis outage
 //! costs performance and cross-replica sharing but neither availability nor protection.
 
+mod breaker;
 mod cache;
 mod error;
 mod ratelimit;

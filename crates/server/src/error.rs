@@ -198,7 +198,48 @@ impl From<sea_orm::DbErr> for ApiError {
         if let Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) = e.sql_err() {
             return ApiError::conflict("a resource with the same unique value already exists");
         }
+        // The database is slow or away rather than the request wrong: a 503 the client may
+        // retry, not a 500.
+        if let Some(why) = unavailability(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            return ApiError::unavailable(why)
+                .header(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         ApiError::internal(e)
+    }
+}
+
+/// Why a database error means "unavailable": no connection within the acquire timeout, the
+/// connection lost, or a statement cancelled by `statement_timeout` (SQLSTATE 57014) or a
+/// lock wait past SQLite's busy timeout.
+fn unavailability(e: &sea_orm::DbErr) -> Option<&'static str> {
+    use sea_orm::{DbErr, RuntimeErr};
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+            Some("the database is not answering; retry shortly")
+        }
+        DbErr::Exec(RuntimeErr::SqlxError(se)) | DbErr::Query(RuntimeErr::SqlxError(se)) => {
+            match se.as_database_error().and_then(|d| d.code()) {
+                Some(code) if code == "57014" => {
+                    Some("the database did not answer within the statement timeout")
+                }
+                // SQLITE_BUSY, SQLITE_LOCKED: the busy timeout passed behind other writers.
+                Some(code) if code == "5" || code == "6" => {
+                    Some("the database is busy; retry shortly")
+                }
+                _ if matches!(
+                    **se,
+                    sea_orm::sqlx::Error::Io(_)
+                        | sea_orm::sqlx::Error::PoolTimedOut
+                        | sea_orm::sqlx::Error::PoolClosed
+                ) =>
+                {
+                    Some("the database is not answering; retry shortly")
+                }
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 

@@ -12,6 +12,8 @@ pub(super) struct RedisLimiter {
     prefix: String,
     /// Sent by hash (EVALSHA) and loaded on the server's first NOSCRIPT, by `redis::Script`.
     script: redis::Script,
+    /// Skips Redis for a while after it failed (see [`crate::breaker`]).
+    breaker: crate::breaker::Breaker,
 }
 
 impl RedisLimiter {
@@ -20,6 +22,7 @@ impl RedisLimiter {
             conn,
             prefix,
             script: redis::Script::new(include_str!("../lua/gcra.lua")),
+            breaker: crate::breaker::Breaker::default(),
         }
     }
 
@@ -27,6 +30,10 @@ impl RedisLimiter {
     pub(super) async fn check(&self, scope: &str, key: &str, quota: Quota) -> Option<Outcome> {
         let burst = quota.effective_burst();
         let interval_us = u64::try_from(quota.emission_interval().as_micros()).unwrap_or(u64::MAX);
+        if !self.breaker.allow() {
+            metrics::counter!(RATE_LIMIT_ERRORS_TOTAL).increment(1);
+            return None;
+        }
         let mut conn = self.conn.clone();
         let reply: Result<(i64, i64, i64, i64), _> = self
             .script
@@ -35,6 +42,7 @@ impl RedisLimiter {
             .arg(burst)
             .invoke_async(&mut conn)
             .await;
+        let reply = self.breaker.record(reply);
         match reply {
             Ok((allowed, remaining, retry_after_us, reset_after_us)) => Some(Outcome {
                 allowed: allowed == 1,

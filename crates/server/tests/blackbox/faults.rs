@@ -252,3 +252,99 @@ async fn a_backup_into_a_full_disk_fails_cleanly_and_the_service_keeps_serving()
     all_present(&app, &acknowledged).await;
     app.get("/health/ready").expect_status(200).await;
 }
+
+#[tokio::test]
+async fn a_query_past_the_statement_timeout_is_a_503_with_the_request_id() {
+    if !harness::use_postgres() || !harness::pg_available() {
+        eprintln!("skipping: needs PREFLIGHT_TEST_DATABASE=postgres (statement_timeout)");
+        return;
+    }
+    let app = TestApp::spawn_with(Options::default().env("DB_STATEMENT_TIMEOUT", "1s")).await;
+    let admin = app.as_admin().await;
+    admin.get("/api/v1/services").expect_status(200).await;
+    // Another session holds the table for longer than the timeout: every read of it waits.
+    let mut holder = std::process::Command::new("psql")
+        .args([
+            app.database_url.as_str(),
+            "-c",
+            "BEGIN; LOCK TABLE services IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let res = admin
+        .get("/api/v1/services")
+        .header("x-request-id", "slow-query-1")
+        .send()
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(res.headers().contains_key("retry-after"));
+    let p = harness::assert_problem(res, 503).await;
+    assert_eq!(p["request_id"], "slow-query-1");
+    assert!(
+        p["detail"].as_str().unwrap().contains("statement timeout"),
+        "{p}"
+    );
+    let _ = holder.kill();
+    let _ = holder.wait();
+}
+
+// Multi-threaded: the relay and the load run while the test waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_going_away_under_writes_is_named_by_ready_and_survived() {
+    if !harness::redis_available() {
+        return;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (up, up_rx) = tokio::sync::watch::channel(true);
+    tokio::spawn(crate::observability::relay(listener, up_rx));
+    let app = TestApp::spawn_with(
+        Options {
+            force_redis: true,
+            ..Default::default()
+        }
+        .env("REDIS_URL", &format!("redis://127.0.0.1:{port}")),
+    )
+    .await;
+    let token = app.admin_token().await;
+    let load = Load::start(&app.base, &token, 2);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    up.send(false).unwrap();
+    let mut named = false;
+    for _ in 0..50 {
+        let res = app.get("/health/ready").send().await;
+        if res.status() == 503 {
+            let body: Value = res.json().await.unwrap();
+            named = body["components"]["redis"]["status"] == "down";
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(named, "ready names Redis while it is gone");
+    app.get("/health/live").expect_status(200).await;
+    let during = load.acknowledged.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        load.acknowledged.lock().unwrap().len() > during,
+        "writes go on without Redis (rate limits fall back to in-process)"
+    );
+    up.send(true).unwrap();
+    let mut back = false;
+    for _ in 0..100 {
+        if app.get("/health/ready").status().await == 200 {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "ready recovers without a restart");
+    let acknowledged = load.finish().await;
+    all_present(&app, &acknowledged).await;
+}

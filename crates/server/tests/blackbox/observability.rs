@@ -22,7 +22,7 @@ async fn health_live_and_ready_report_components() {
 }
 
 /// A TCP relay to Redis that the test can cut and restore, to take "Redis" down and back up.
-async fn relay(listener: TcpListener, up: tokio::sync::watch::Receiver<bool>) {
+pub async fn relay(listener: TcpListener, up: tokio::sync::watch::Receiver<bool>) {
     loop {
         let Ok((mut inbound, _)) = listener.accept().await else {
             return;
