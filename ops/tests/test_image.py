@@ -344,6 +344,9 @@ class Service:
             "ADMIN_PASSWORD": "Img-" + secrets.token_urlsafe(24),
             "METRICS_TOKEN": secrets.token_hex(32),
             "ALLOWED_ORIGINS": "https://preflight.example.com",
+            # Production serves HTTPS or declares the TLS-terminating proxy in front (the
+            # compose stack's Caddy); the test talks plain HTTP to the container, as Caddy does.
+            "HTTPS_UPSTREAM": "true",
         }
         self.log_path = tmp / "serve.log"
         self.proc: subprocess.Popen | None = None
