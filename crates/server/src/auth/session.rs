@@ -122,23 +122,35 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     body: Result<ApiJson<LoginRequest>, ApiError>,
 ) -> ApiResult<Json<TokenResponse>> {
+    let user = verify_login(&state, ip, body.map(|ApiJson(b)| b)).await?;
+    let tokens = issue_tokens(&state, &state.db, &user, Uuid::now_v7()).await?;
+    Ok(Json(tokens))
+}
+
+/// Checks a sign-in attempt (the API's login and the web sign-in form alike) under the login
+/// rate limits, per client IP and per account, and answers the user it proves.
+pub async fn verify_login(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    body: Result<LoginRequest, ApiError>,
+) -> ApiResult<user::Model> {
     // Brute-force protection counts every attempt from the client's IP, well-formed or not,
     // before the body is judged: malformed attempts must not be a free way to probe.
     ratelimit::enforce(
-        &state,
+        state,
         "login_ip",
         &ip.to_string(),
         state.settings.rate_limit.login,
     )
     .await?;
-    let ApiJson(body) = body?;
+    let body = body?;
     let email = body.email.trim().to_lowercase();
     if email.is_empty() || body.password.is_empty() {
         return Err(ApiError::validation("email and password are required"));
     }
     // Then per account, still before any password work.
     ratelimit::enforce(
-        &state,
+        state,
         "login_account",
         &email,
         state.settings.rate_limit.login,
@@ -168,9 +180,8 @@ pub async fn login(
         }
     };
     metrics::counter!("preflight_auth_logins_total", "result" => "success").increment(1);
-    let tokens = issue_tokens(&state, &state.db, &user, Uuid::now_v7()).await?;
     tracing::info!(user_id = %user.id, "login succeeded");
-    Ok(Json(tokens))
+    Ok(user)
 }
 
 #[utoipa::path(post, path = "/auth/refresh", operation_id = "refresh_session", tag = "auth", request_body = RefreshRequest,
@@ -185,7 +196,12 @@ pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let hash = preflight_security::hash_token(body.refresh_token.trim());
+    let presented = body.refresh_token.trim();
+    // Browser sessions live in the same store but are never exchanged for API tokens.
+    if !presented.starts_with(REFRESH_TOKEN_PREFIX) {
+        return Err(ApiError::unauthorized("refresh token is not valid"));
+    }
+    let hash = preflight_security::hash_token(presented);
     let txn = state.db.begin().await?;
     let Some(token) = sessions::find_by_hash(&txn, &hash).await? else {
         return Err(ApiError::unauthorized("refresh token is not valid"));
