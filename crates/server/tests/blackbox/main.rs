@@ -19,3 +19,4 @@ mod reviews;
 mod schema;
 mod services;
 mod tls_redirect;
+mod web;
