@@ -49,7 +49,7 @@ def chromium_path() -> str:
 
 def axe_path() -> Path:
     given = os.environ.get("AXE_CORE_JS")
-    cache = Path(os.environ.get("HOME", "/tmp")) / ".cache" / "preflight-axe"
+    cache = Path(os.environ.get("AXE_CORE_DIR") or Path(os.environ.get("HOME", "/tmp")) / ".cache" / "preflight-axe")
     path = Path(given) if given else cache / "node_modules" / "axe-core" / "axe.min.js"
     if not path.is_file():
         _need(f"axe-core is not installed at {path} (run ops/install-tools.sh)")

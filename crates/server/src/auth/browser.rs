@@ -121,10 +121,7 @@ pub async fn resolve(state: &AppState, token: &str) -> (Authentication, Option<B
     }
 }
 
-async fn lookup(
-    state: &AppState,
-    token: &str,
-) -> StoreResult<Option<(AuthUser, BrowserSession)>> {
+async fn lookup(state: &AppState, token: &str) -> StoreResult<Option<(AuthUser, BrowserSession)>> {
     let hash = preflight_security::hash_token(token);
     let Some(row) = sessions::find_by_hash(&state.db, &hash).await? else {
         return Ok(None);

@@ -175,7 +175,9 @@ pub async fn create_user(
     };
     match add(&state, &user.auth, body).await {
         Ok(created) => users_page(state, &user, StatusCode::OK, None, Some(created.email)).await,
-        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY || e.status == StatusCode::CONFLICT => {
+        Err(e)
+            if e.status == StatusCode::UNPROCESSABLE_ENTITY || e.status == StatusCode::CONFLICT =>
+        {
             let status = e.status;
             let message = WebError::from(e).summary();
             users_page(state, &user, status, Some(message), None).await
@@ -272,7 +274,10 @@ pub async fn create_token(
         None
     } else {
         Some(days.parse::<i64>().map_err(|_| {
-            WebError::new(StatusCode::UNPROCESSABLE_ENTITY, "days must be a whole number")
+            WebError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "days must be a whole number",
+            )
         })?)
     };
     let mut scopes = vec![Scope::Read];
@@ -288,7 +293,14 @@ pub async fn create_token(
         Ok(created) => account_page(state, &user, StatusCode::OK, Some(created.token), None).await,
         Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
             let message = WebError::from(e).summary();
-            account_page(state, &user, StatusCode::UNPROCESSABLE_ENTITY, None, Some(message)).await
+            account_page(
+                state,
+                &user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(message),
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }

@@ -44,7 +44,10 @@ mod tests {
     #[test]
     fn the_name_carries_the_content_hash() {
         let path = super::css_path();
-        assert!(path.starts_with("/assets/app.") && path.ends_with(".css"), "{path}");
+        assert!(
+            path.starts_with("/assets/app.") && path.ends_with(".css"),
+            "{path}"
+        );
         assert_eq!(path.len(), "/assets/app..css".len() + 12);
     }
 }

@@ -99,7 +99,10 @@ struct ImportForm {
 
 async fn read_import(mut multipart: Multipart) -> WebResult<ImportForm> {
     let bad = |e: axum::extract::multipart::MultipartError| {
-        WebError::new(StatusCode::BAD_REQUEST, format!("the form could not be read: {e}"))
+        WebError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the form could not be read: {e}"),
+        )
     };
     let mut form = ImportForm::default();
     while let Some(field) = multipart.next_field().await.map_err(bad)? {
@@ -247,11 +250,7 @@ struct ChecklistPage {
 }
 
 /// `GET /checklists/{id}`: the template's items and the form to attach it to a service.
-pub async fn page(
-    State(state): State<AppState>,
-    user: WebUser,
-    Path(id): Path<Uuid>,
-) -> WebResult {
+pub async fn page(State(state): State<AppState>, user: WebUser, Path(id): Path<Uuid>) -> WebResult {
     let m = checklists::find(&state.db, id).await?;
     let doc = checklists::document_of(&m)?;
     let items = crate::api::checklists::item_views(&doc)
@@ -303,9 +302,11 @@ pub async fn attach(
     Form(form): Form<AttachForm>,
 ) -> WebResult {
     user.check_csrf(&form.csrf)?;
-    let service = form.service.trim().parse().map_err(|_| {
-        WebError::new(StatusCode::UNPROCESSABLE_ENTITY, "choose a service")
-    })?;
+    let service = form
+        .service
+        .trim()
+        .parse()
+        .map_err(|_| WebError::new(StatusCode::UNPROCESSABLE_ENTITY, "choose a service"))?;
     attach_and_show(&state, &user, service, id).await
 }
 

@@ -65,7 +65,10 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(signin::form).post(signin::submit))
         .route("/logout", post(signin::logout))
         .route("/services", get(services::overview))
-        .route("/services/new", get(services::new_form).post(services::create))
+        .route(
+            "/services/new",
+            get(services::new_form).post(services::create),
+        )
         .route("/services/{id}", get(services::page))
         .route("/services/{id}/attach", post(services::attach))
         .route("/reviews/{id}/items", post(services::act))
@@ -281,11 +284,7 @@ impl IntoResponse for WebError {
         if self.status == StatusCode::UNAUTHORIZED {
             return Redirect::to("/login").into_response();
         }
-        let title = self
-            .status
-            .canonical_reason()
-            .unwrap_or("Error")
-            .to_owned();
+        let title = self.status.canonical_reason().unwrap_or("Error").to_owned();
         render(
             self.status,
             &ErrorPage {

@@ -184,7 +184,9 @@ pub async fn create(
     };
     match register(&state, &user.auth, body).await {
         Ok((created, _)) => Ok(see_other(&format!("/services/{}", created.id))),
-        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY || e.status == StatusCode::CONFLICT => {
+        Err(e)
+            if e.status == StatusCode::UNPROCESSABLE_ENTITY || e.status == StatusCode::CONFLICT =>
+        {
             let status = e.status;
             Ok(render(
                 status,
@@ -234,11 +236,7 @@ struct ServicePage {
 }
 
 /// `GET /services/{id}`: the service, its readiness and every review with its items.
-pub async fn page(
-    State(state): State<AppState>,
-    user: WebUser,
-    Path(id): Path<Uuid>,
-) -> WebResult {
+pub async fn page(State(state): State<AppState>, user: WebUser, Path(id): Path<Uuid>) -> WebResult {
     let svc = services::find(&state.db, id).await?;
     let owners = services::owners(&state.db, id).await?;
     let readiness = readiness_api::service(State(state.clone()), user.auth.clone(), Path(id))
@@ -329,7 +327,9 @@ pub async fn attach_and_show(
         title: None,
     };
     let review = attach_checklist(state, &user.auth, service_id, body).await?;
-    Ok(see_other(&format!("/services/{service_id}#review-{review}")))
+    Ok(see_other(&format!(
+        "/services/{service_id}#review-{review}"
+    )))
 }
 
 /// `POST /services/{id}/attach`.
@@ -369,12 +369,13 @@ fn item_action(form: &ItemForm) -> WebResult<ItemAction> {
             reason: note.unwrap_or_default(),
         },
         "waive" => {
-            let date = NaiveDate::parse_from_str(form.expires.trim(), "%Y-%m-%d").map_err(|_| {
-                WebError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "a waiver needs an expiry date (YYYY-MM-DD)",
-                )
-            })?;
+            let date =
+                NaiveDate::parse_from_str(form.expires.trim(), "%Y-%m-%d").map_err(|_| {
+                    WebError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "a waiver needs an expiry date (YYYY-MM-DD)",
+                    )
+                })?;
             let expires_at = date
                 .and_hms_opt(23, 59, 59)
                 .map(|d| d.and_utc())

@@ -63,9 +63,14 @@ fn login_page(
             error,
         },
     );
-    if let Some(cookie) =
-        browser::set_cookie(&state.settings, LOGIN_COOKIE, &token, "/login", "Strict", 600)
-    {
+    if let Some(cookie) = browser::set_cookie(
+        &state.settings,
+        LOGIN_COOKIE,
+        &token,
+        "/login",
+        "Strict",
+        600,
+    ) {
         res.headers_mut().append(header::SET_COOKIE, cookie);
     }
     res
@@ -144,7 +149,14 @@ pub async fn submit(
     let mut res = see_other(next.as_deref().unwrap_or("/services"));
     let lifetime = browser::lifetime_secs(&state.settings);
     for cookie in [
-        browser::set_cookie(&state.settings, browser::COOKIE, &token, "/", "Lax", lifetime),
+        browser::set_cookie(
+            &state.settings,
+            browser::COOKIE,
+            &token,
+            "/",
+            "Lax",
+            lifetime,
+        ),
         browser::set_cookie(&state.settings, LOGIN_COOKIE, "", "/login", "Strict", 0),
     ]
     .into_iter()
@@ -170,8 +182,7 @@ pub async fn logout(
     user.check_csrf(&body.csrf)?;
     browser::end(&state, &user.session).await?;
     let mut res = see_other("/login");
-    if let Some(cookie) = browser::set_cookie(&state.settings, browser::COOKIE, "", "/", "Lax", 0)
-    {
+    if let Some(cookie) = browser::set_cookie(&state.settings, browser::COOKIE, "", "/", "Lax", 0) {
         res.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(res)

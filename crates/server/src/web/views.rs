@@ -63,7 +63,11 @@ impl From<&ReviewItemView> for ItemRow {
             "waived" => match &i.waiver {
                 Some(w) => (
                     Some(format!("waived by {}, {}", w.by, when(w.at))),
-                    Some(format!("{} (until {})", w.reason, w.expires_at.format("%Y-%m-%d"))),
+                    Some(format!(
+                        "{} (until {})",
+                        w.reason,
+                        w.expires_at.format("%Y-%m-%d")
+                    )),
                 ),
                 None => (None, None),
             },
@@ -78,7 +82,11 @@ impl From<&ReviewItemView> for ItemRow {
                 Some(a) => (
                     Some(format!(
                         "{} by {}, {}",
-                        if a.passed { "signed off" } else { "marked failed" },
+                        if a.passed {
+                            "signed off"
+                        } else {
+                            "marked failed"
+                        },
                         a.by,
                         when(a.at)
                     )),
@@ -119,7 +127,10 @@ pub struct SectionBlock {
 }
 
 /// Groups items by section in the order the sections first appear.
-pub fn sections_of(items: &[ReviewItemView], ratios: &[(Option<String>, f64)]) -> Vec<SectionBlock> {
+pub fn sections_of(
+    items: &[ReviewItemView],
+    ratios: &[(Option<String>, f64)],
+) -> Vec<SectionBlock> {
     let mut out: Vec<SectionBlock> = Vec::new();
     for item in items {
         let title = item.section.clone().unwrap_or_default();

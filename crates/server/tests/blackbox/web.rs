@@ -85,7 +85,9 @@ impl<'a> Browser<'a> {
         let mut body = String::new();
         for (name, value) in fields {
             let disposition = if *name == "file" {
-                format!("form-data; name=\"file\"; filename=\"list.md\"\r\nContent-Type: text/markdown")
+                "form-data; name=\"file\"; filename=\"list.md\"
+Content-Type: text/markdown"
+                    .to_owned()
             } else {
                 format!("form-data; name=\"{name}\"")
             };
@@ -165,7 +167,10 @@ async fn web_root_and_pages_lead_to_sign_in_without_a_session() {
     let login = browser.get("/login").await;
     assert_eq!(login.status(), StatusCode::OK);
     let html = login.text().await.unwrap();
-    assert!(html.contains("<label for=\"email\">Email</label>"), "{html}");
+    assert!(
+        html.contains("<label for=\"email\">Email</label>"),
+        "{html}"
+    );
     assert!(html.contains("<label for=\"password\">Password</label>"));
 }
 
@@ -185,7 +190,10 @@ async fn web_sign_in_sets_a_hardened_cookie_and_sign_out_ends_the_session_on_the
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
     let csp = res.headers()[CONTENT_SECURITY_POLICY].to_str().unwrap();
-    assert!(csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     let html = res.text().await.unwrap();
     assert!(html.contains("<h1>Services</h1>"));
     assert!(!html.contains("<script"), "no script on pages");
@@ -193,11 +201,7 @@ async fn web_sign_in_sets_a_hardened_cookie_and_sign_out_ends_the_session_on_the
 
     // The session is not an API credential.
     let cookie = browser.cookie.clone().unwrap();
-    let api = app
-        .get("/api/v1/me")
-        .header("cookie", &cookie)
-        .send()
-        .await;
+    let api = app.get("/api/v1/me").header("cookie", &cookie).send().await;
     assert_eq!(api.status().as_u16(), 401);
 
     let csrf = browser.csrf().await;
@@ -219,12 +223,21 @@ async fn web_sign_in_refuses_wrong_passwords_and_forms_without_their_token() {
     let res = browser.try_sign_in(ADMIN_EMAIL, "wrong-password").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(cookie_of(&res, "preflight_session").is_none());
-    assert!(res.text().await.unwrap().contains("invalid email or password"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("invalid email or password")
+    );
     // Without the form's own cookie (login CSRF), no attempt is made.
     let res = browser
         .post(
             "/login",
-            &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("token", "x")],
+            &[
+                ("email", ADMIN_EMAIL),
+                ("password", ADMIN_PASSWORD),
+                ("token", "x"),
+            ],
         )
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
@@ -327,7 +340,10 @@ async fn web_editor_registers_attaches_signs_off_and_sees_readiness_change() {
 
     let review_path = html
         .split("action=\"")
-        .find_map(|s| s.starts_with("/reviews/").then(|| s.split('"').next().unwrap()))
+        .find_map(|s| {
+            s.starts_with("/reviews/")
+                .then(|| s.split('"').next().unwrap())
+        })
         .unwrap()
         .to_owned();
     let res = browser
@@ -341,7 +357,12 @@ async fn web_editor_registers_attaches_signs_off_and_sees_readiness_change() {
             ],
         )
         .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap()
+    );
     let overview = browser.page("/services").await;
     assert!(overview.contains("20%"), "1 of 5 items passed: {overview}");
     assert!(!overview.contains("never"));
@@ -349,9 +370,24 @@ async fn web_editor_registers_attaches_signs_off_and_sees_readiness_change() {
     assert!(html.contains(&format!("signed off by {email}")));
     assert!(html.contains("rotated yesterday"));
     // Filters: by environment and by owner.
-    assert!(browser.page("/services?environment=production").await.contains("No services"));
-    assert!(browser.page("/services?owner=team-web").await.contains("checkout"));
-    assert!(browser.page("/services?owner=nobody").await.contains("No services"));
+    assert!(
+        browser
+            .page("/services?environment=production")
+            .await
+            .contains("No services")
+    );
+    assert!(
+        browser
+            .page("/services?owner=team-web")
+            .await
+            .contains("checkout")
+    );
+    assert!(
+        browser
+            .page("/services?owner=nobody")
+            .await
+            .contains("No services")
+    );
 
     // The item action went through the API's rules: a comment the item requires.
     let res = browser
@@ -365,7 +401,12 @@ async fn web_editor_registers_attaches_signs_off_and_sees_readiness_change() {
     let rid = review_path.split('/').nth(2).unwrap();
     let res = browser.get(&format!("/reviews/{rid}/export")).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
     let md = res.text().await.unwrap();
     assert!(md.contains("- [x] Encryption key is set"), "{md}");
     // The audit log page shows the sign-off.
@@ -385,14 +426,28 @@ async fn web_viewer_sees_no_actions_and_a_forged_post_is_refused() {
     for action in ["Sign off", "Mark failed", "Waive", "Attach", "Actions"] {
         assert!(!html.contains(action), "a viewer sees no {action:?}");
     }
-    assert!(!browser.page("/services").await.contains("Register a service"));
-    assert!(!browser.page("/checklists").await.contains("Import a checklist"));
+    assert!(
+        !browser
+            .page("/services")
+            .await
+            .contains("Register a service")
+    );
+    assert!(
+        !browser
+            .page("/checklists")
+            .await
+            .contains("Import a checklist")
+    );
     // Forged with the viewer's own valid token: the API's role check refuses.
     let csrf = browser.csrf().await;
     let res = browser
         .post(
             &format!("/reviews/{review}/items"),
-            &[("csrf", &csrf), ("key", K_ENCRYPTION), ("action", "sign_off")],
+            &[
+                ("csrf", &csrf),
+                ("key", K_ENCRYPTION),
+                ("action", "sign_off"),
+            ],
         )
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
@@ -401,9 +456,15 @@ async fn web_viewer_sees_no_actions_and_a_forged_post_is_refused() {
         .post("/services/new", &[("csrf", &csrf), ("name", "forged")])
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert_eq!(browser.get("/admin/users").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        browser.get("/admin/users").await.status(),
+        StatusCode::FORBIDDEN
+    );
     let item: Value = editor
-        .get(&format!("/api/v1/reviews/{review}/items/{}", enc(K_ENCRYPTION)))
+        .get(&format!(
+            "/api/v1/reviews/{review}/items/{}",
+            enc(K_ENCRYPTION)
+        ))
         .expect_json(200)
         .await;
     assert_eq!(item["state"], "pending");
@@ -437,7 +498,10 @@ async fn web_admin_waives_a_failing_item() {
     let res = browser.post(&path, &with_expiry).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let item: Value = editor
-        .get(&format!("/api/v1/reviews/{review}/items/{}", enc(K_ENCRYPTION)))
+        .get(&format!(
+            "/api/v1/reviews/{review}/items/{}",
+            enc(K_ENCRYPTION)
+        ))
         .expect_json(200)
         .await;
     assert_eq!(item["state"], "waived");
@@ -450,7 +514,8 @@ async fn web_import_previews_names_the_error_line_then_imports() {
     let mut browser = Browser::new(&app);
     browser.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let csrf = browser.csrf().await;
-    let broken = "# Broken\n\n## Section\n- [ ] Fine item\n- [ ] Bad check <!-- check: no_such_kind -->\n";
+    let broken =
+        "# Broken\n\n## Section\n- [ ] Fine item\n- [ ] Bad check <!-- check: no_such_kind -->\n";
     let res = browser
         .post_multipart(
             "/checklists/import",
@@ -469,7 +534,10 @@ async fn web_import_previews_names_the_error_line_then_imports() {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
-    assert!(html.contains("5 items in 2 sections, 1 with an automated check"), "{html}");
+    assert!(
+        html.contains("5 items in 2 sections, 1 with an automated check"),
+        "{html}"
+    );
     let res = browser
         .post_multipart(
             "/checklists/import",
@@ -516,7 +584,10 @@ async fn web_account_shows_a_new_api_token_once_and_revokes_it() {
         .expect_status(200)
         .await;
     let again = browser.page("/account").await;
-    assert!(again.contains("ci gate") && !again.contains(token), "shown once");
+    assert!(
+        again.contains("ci gate") && !again.contains(token),
+        "shown once"
+    );
     let id = again
         .split("action=\"/account/tokens/")
         .nth(1)
@@ -551,9 +622,16 @@ async fn web_admin_adds_a_user_who_can_sign_in() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.text().await.unwrap().contains("Created new.viewer@example.com"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Created new.viewer@example.com")
+    );
     let mut viewer = Browser::new(&app);
-    viewer.sign_in("new.viewer@example.com", ADMIN_PASSWORD).await;
+    viewer
+        .sign_in("new.viewer@example.com", ADMIN_PASSWORD)
+        .await;
     assert!(viewer.page("/account").await.contains("(viewer)"));
 }
 
@@ -566,8 +644,16 @@ async fn web_stylesheet_is_served_under_its_hash_for_a_year() {
     let href = &html[start..start + html[start..].find('"').unwrap()];
     let res = browser.get(href).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers()[CACHE_CONTROL], "public, max-age=31536000, immutable");
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert_eq!(
+        res.headers()[CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
     assert!(res.text().await.unwrap().contains(":focus-visible"));
     assert_eq!(
         browser.get("/assets/app.000000000000.css").await.status(),
