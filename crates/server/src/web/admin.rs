@@ -9,9 +9,10 @@ use uuid::Uuid;
 use super::views::{when, when_or_never};
 use super::{Layout, WebError, WebResult, WebUser, render, see_other};
 use crate::api::audit::AuditParams;
-use crate::api::users::{CreateUser, add};
+use crate::api::users::{CreateUser, UpdateUser, add};
 use crate::auth::api_tokens::{CreateApiToken, issue, revoke_own};
 use crate::auth::{Role, Scope};
+use crate::http::extract::ApiJson;
 use crate::http::pagination::PageParams;
 use crate::state::AppState;
 
@@ -90,6 +91,7 @@ pub async fn audit(
 }
 
 pub struct UserRow {
+    pub id: Uuid,
     pub email: String,
     pub role: String,
     pub disabled: bool,
@@ -127,6 +129,7 @@ async fn users_page(
                 .items
                 .into_iter()
                 .map(|u| UserRow {
+                    id: u.id,
                     email: u.email,
                     role: u.role.to_string(),
                     disabled: u.disabled,
@@ -177,6 +180,57 @@ pub async fn create_user(
         Ok(created) => users_page(state, &user, StatusCode::OK, None, Some(created.email)).await,
         Err(e)
             if e.status == StatusCode::UNPROCESSABLE_ENTITY || e.status == StatusCode::CONFLICT =>
+        {
+            let status = e.status;
+            let message = WebError::from(e).summary();
+            users_page(state, &user, status, Some(message), None).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UserChange {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    active: Option<String>,
+}
+
+/// `POST /admin/users/{id}`: role and status through the API's update (which refuses to
+/// disable or demote yourself).
+pub async fn update_user(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<Uuid>,
+    Form(form): Form<UserChange>,
+) -> WebResult {
+    user.check_csrf(&form.csrf)?;
+    let role: Role = form
+        .role
+        .parse()
+        .map_err(|e: String| WebError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    let body = UpdateUser {
+        role: Some(role),
+        disabled: Some(form.active.is_none()),
+        display_name: None,
+        password: None,
+    };
+    let headers = axum::http::HeaderMap::new();
+    let done = crate::api::users::update(
+        State(state.clone()),
+        user.auth.clone(),
+        Path(id),
+        headers,
+        ApiJson(body),
+    )
+    .await;
+    match done {
+        Ok(_) => Ok(see_other("/admin/users")),
+        Err(e)
+            if e.status == StatusCode::CONFLICT || e.status == StatusCode::UNPROCESSABLE_ENTITY =>
         {
             let status = e.status;
             let message = WebError::from(e).summary();

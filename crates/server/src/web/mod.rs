@@ -53,6 +53,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/audit"),
     ("GET", "/admin/users"),
     ("POST", "/admin/users"),
+    ("POST", "/admin/users/{id}"),
     ("GET", "/account"),
     ("POST", "/account/tokens"),
     ("POST", "/account/tokens/{id}/revoke"),
@@ -80,6 +81,7 @@ pub fn routes() -> Router<AppState> {
         .route("/checklists/{id}/export", get(checklists::export))
         .route("/audit", get(admin::audit))
         .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/users/{id}", post(admin::update_user))
         .route("/account", get(admin::account))
         .route("/account/tokens", post(admin::create_token))
         .route("/account/tokens/{id}/revoke", post(admin::revoke_token))

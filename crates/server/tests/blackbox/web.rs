@@ -633,6 +633,44 @@ async fn web_admin_adds_a_user_who_can_sign_in() {
         .sign_in("new.viewer@example.com", ADMIN_PASSWORD)
         .await;
     assert!(viewer.page("/account").await.contains("(viewer)"));
+
+    // Promoted to editor: the role applies to the live session at once. Then disabled: the
+    // session ends. Nobody disables themselves.
+    let html = browser.page("/admin/users").await;
+    let row_of = |email: &str| {
+        let at = html.find(&format!("<th scope=\"row\">{email}")).unwrap();
+        html[at..]
+            .split("action=\"/admin/users/")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap()
+            .to_owned()
+    };
+    let path = format!("/admin/users/{}", row_of("new.viewer@example.com"));
+    let res = browser
+        .post(
+            &path,
+            &[("csrf", &csrf), ("role", "editor"), ("active", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(viewer.page("/account").await.contains("(editor)"));
+    let res = browser
+        .post(&path, &[("csrf", &csrf), ("role", "editor")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(viewer.get("/account").await.status(), StatusCode::SEE_OTHER);
+    let me = format!("/admin/users/{}", row_of(ADMIN_EMAIL));
+    let res = browser
+        .post(&me, &[("csrf", &csrf), ("role", "admin")])
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("cannot disable or demote yourself")
+    );
 }
 
 #[tokio::test]
