@@ -12,7 +12,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-packages=(prometheus prometheus-alertmanager buildah mmdebstrap uidmap chromium fonts-dejavu-core)
+packages=(prometheus prometheus-alertmanager buildah mmdebstrap uidmap chromium fonts-dejavu-core fonts-noto-color-emoji)
 command -v npm > /dev/null || packages+=(npm)
 
 sudo_cmd=()

@@ -209,9 +209,9 @@ def test_new_user_imports_registers_attaches_signs_off_waives_and_exports(server
     # The bootstrap admin adds a release manager (an admin: waivers are theirs to grant).
     sign_in(page, server.base, ADMIN_EMAIL, ADMIN_PASSWORD)
     nav(page, "Users")
-    page.get_by_label("Email").fill("release.manager@example.com")
+    page.get_by_label("Email", exact=True).fill("release.manager@example.com")
     page.get_by_label("Initial password").fill(PASSWORD)
-    page.get_by_label("Role").select_option("admin")
+    page.get_by_label("Role", exact=True).select_option("admin")
     page.get_by_role("button", name="Add user").click()
     assert "Created release.manager@example.com" in page.content()
     shot(page, "users")

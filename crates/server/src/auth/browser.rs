@@ -166,6 +166,29 @@ mod tests {
         assert!(!tokens_match(&a, &a[1..]));
     }
 
+    fn settings(environment: &str) -> Settings {
+        let env = [("ENVIRONMENT", environment)];
+        Settings::from_lookup(|k| {
+            env.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_cookie_is_http_only_same_site_and_secure_in_production() {
+        let dev = set_cookie(&settings("development"), COOKIE, "pfs_x", "/", "Lax", 60).unwrap();
+        let dev = dev.to_str().unwrap();
+        assert!(
+            dev.contains("HttpOnly") && dev.contains("SameSite=Lax"),
+            "{dev}"
+        );
+        assert!(!dev.contains("Secure"), "plain HTTP in development: {dev}");
+        let prod = set_cookie(&settings("production"), COOKIE, "pfs_x", "/", "Lax", 60).unwrap();
+        assert!(prod.to_str().unwrap().ends_with("; Secure"), "{prod:?}");
+    }
+
     #[test]
     fn cookies_are_read_by_name() {
         let mut h = HeaderMap::new();

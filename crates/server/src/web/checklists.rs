@@ -223,7 +223,7 @@ pub async fn import(
 }
 
 pub struct TemplateItem {
-    pub text: String,
+    pub parts: Vec<super::views::Part>,
     pub section: String,
     pub group: Option<String>,
     pub optional: bool,
@@ -256,7 +256,7 @@ pub async fn page(State(state): State<AppState>, user: WebUser, Path(id): Path<U
     let items = crate::api::checklists::item_views(&doc)
         .into_iter()
         .map(|i| TemplateItem {
-            text: i.text,
+            parts: super::views::parts(&i.text),
             section: i.section.unwrap_or_default(),
             group: i.group,
             optional: i.optional,

@@ -37,11 +37,37 @@ pub fn state_label(state: &str) -> &'static str {
     }
 }
 
+/// A piece of an item's text: plain, or an inline code span (`` `like this` ``).
+pub struct Part {
+    pub code: bool,
+    pub text: String,
+}
+
+/// An item's text in pieces, code spans apart (escaped by the template like any text). An
+/// unmatched backtick is plain text.
+pub fn parts(text: &str) -> Vec<Part> {
+    if text.matches('`').count() % 2 != 0 {
+        return vec![Part {
+            code: false,
+            text: text.to_owned(),
+        }];
+    }
+    text.split('`')
+        .enumerate()
+        .filter(|(_, t)| !t.is_empty())
+        .map(|(i, t)| Part {
+            code: i % 2 == 1,
+            text: t.to_owned(),
+        })
+        .collect()
+}
+
 /// One item of a review as its row on the service page.
 pub struct ItemRow {
     pub id: uuid::Uuid,
     pub key: String,
     pub text: String,
+    pub parts: Vec<Part>,
     pub group: Option<String>,
     pub optional: bool,
     pub nested: bool,
@@ -99,6 +125,7 @@ impl From<&ReviewItemView> for ItemRow {
             id: i.id,
             key: i.key.clone(),
             text: i.text.clone(),
+            parts: parts(&i.text),
             group: i.group.clone(),
             optional: i.optional,
             nested: i.depth > 0,
@@ -158,6 +185,23 @@ pub fn sections_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_spans_are_parts_of_their_own() {
+        let p = parts("`SECRET_KEY` comes from the `env`");
+        let shown: Vec<(bool, &str)> = p.iter().map(|p| (p.code, p.text.as_str())).collect();
+        assert_eq!(
+            shown,
+            [
+                (true, "SECRET_KEY"),
+                (false, " comes from the "),
+                (true, "env")
+            ]
+        );
+        let odd = parts("a ` b");
+        assert_eq!(odd.len(), 1);
+        assert!(!odd[0].code);
+    }
 
     #[test]
     fn percentages_are_whole_and_bounded() {
