@@ -303,3 +303,26 @@ pub type WebResult<T = Response> = Result<T, WebError>;
 pub fn see_other(path: &str) -> Response {
     Redirect::to(path).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(
+            local_path(Some("/services?owner=a")).as_deref(),
+            Some("/services?owner=a")
+        );
+        for other in [
+            "//evil.example",
+            "https://evil.example/",
+            "/\\evil",
+            "services",
+            "/a\nb",
+        ] {
+            assert_eq!(local_path(Some(other)), None, "{other:?}");
+        }
+        assert_eq!(local_path(None), None);
+    }
+}

@@ -46,7 +46,7 @@ pub struct Part {
 /// An item's text in pieces, code spans apart (escaped by the template like any text). An
 /// unmatched backtick is plain text.
 pub fn parts(text: &str) -> Vec<Part> {
-    if text.matches('`').count() % 2 != 0 {
+    if !text.matches('`').count().is_multiple_of(2) {
         return vec![Part {
             code: false,
             text: text.to_owned(),
