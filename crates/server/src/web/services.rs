@@ -167,21 +167,21 @@ pub async fn create(
     Form(form): Form<ServiceForm>,
 ) -> WebResult {
     user.check_csrf(&form.csrf)?;
-    let body = CreateService {
-        name: form.name.clone(),
-        environment: optional(&form.environment),
-        base_url: optional(&form.base_url),
-        description: optional(&form.description),
-        owners: form
-            .owners
-            .split(',')
-            .map(str::trim)
-            .filter(|o| !o.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        contacts: Vec::new(),
-        credentials: None,
-    };
+    let owners: Vec<&str> = form
+        .owners
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .collect();
+    // The form is the API's request body (fields the form does not have take their defaults).
+    let body: CreateService = serde_json::from_value(serde_json::json!({
+        "name": form.name,
+        "environment": optional(&form.environment),
+        "base_url": optional(&form.base_url),
+        "description": optional(&form.description),
+        "owners": owners,
+    }))
+    .map_err(|e| WebError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     match register(&state, &user.auth, body).await {
         Ok((created, _)) => Ok(see_other(&format!("/services/{}", created.id))),
         Err(e)
