@@ -171,6 +171,13 @@ def sign_out(page):
     page.wait_for_url(re.compile(r"/login$"))
 
 
+def submit(page, button):
+    """Clicks a form's button and waits for the page the form leads to."""
+    with page.expect_navigation():
+        button.click()
+    page.wait_for_load_state()
+
+
 def csrf_of(page) -> str:
     return page.locator("input[name=csrf]").first.get_attribute("value")
 
@@ -258,8 +265,7 @@ def test_new_user_imports_registers_attaches_signs_off_waives_and_exports(server
     text = first.locator(".item-text").inner_text()
     first.locator("summary").click()
     first.get_by_label("Comment or reason").fill("checked in staging")
-    first.get_by_role("button", name="Sign off").click()
-    page.wait_for_load_state()
+    submit(page, first.get_by_role("button", name="Sign off"))
     row = item_row(page, text)
     assert "Passed" in row.locator(".badge").inner_text()
     assert "checked in staging" in row.inner_text()
@@ -270,15 +276,13 @@ def test_new_user_imports_registers_attaches_signs_off_waives_and_exports(server
     second = page.locator("li.item.state-pending").first
     text2 = second.locator(".item-text").inner_text()
     second.locator("summary").click()
-    second.get_by_role("button", name="Mark failed").click()
-    page.wait_for_load_state()
+    submit(page, second.get_by_role("button", name="Mark failed"))
     failing = item_row(page, text2)
     assert "Failed" in failing.locator(".badge").inner_text()
     failing.locator("summary").click()
     failing.get_by_label("Comment or reason").fill("vendor fix due next month")
     failing.get_by_label("Waiver expires on").fill(time.strftime("%Y-%m-%d", time.gmtime(time.time() + 30 * 86400)))
-    failing.get_by_role("button", name="Waive").click()
-    page.wait_for_load_state()
+    submit(page, failing.get_by_role("button", name="Waive"))
     waived = item_row(page, text2)
     assert "Waived" in waived.locator(".badge").inner_text()
     assert "vendor fix due next month" in waived.inner_text()
