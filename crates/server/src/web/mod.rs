@@ -12,6 +12,7 @@
 mod admin;
 mod assets;
 mod checklists;
+mod runs;
 mod services;
 mod signin;
 mod views;
@@ -45,6 +46,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/services/{id}/attach"),
     ("POST", "/reviews/{id}/items"),
     ("GET", "/reviews/{id}/export"),
+    ("POST", "/services/{id}/run"),
+    ("POST", "/reviews/{id}/run"),
+    ("GET", "/runs/{id}"),
+    ("GET", "/check-runs/{id}"),
     ("GET", "/checklists"),
     ("POST", "/checklists/import"),
     ("GET", "/checklists/{id}"),
@@ -74,6 +79,10 @@ pub fn routes() -> Router<AppState> {
         .route("/services/{id}/attach", post(services::attach))
         .route("/reviews/{id}/items", post(services::act))
         .route("/reviews/{id}/export", get(services::export))
+        .route("/services/{id}/run", post(runs::run_service))
+        .route("/reviews/{id}/run", post(runs::run_item))
+        .route("/runs/{id}", get(runs::run_page))
+        .route("/check-runs/{id}", get(runs::check_run_page))
         .route("/checklists", get(checklists::library))
         .route("/checklists/import", post(checklists::import))
         .route("/checklists/{id}", get(checklists::page))

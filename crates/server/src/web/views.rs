@@ -79,8 +79,10 @@ pub struct ItemRow {
     pub note: Option<String>,
     /// The automated check, as written in an annotation.
     pub check: Option<String>,
-    /// The latest run of the check.
+    /// The latest run of the check: outcome, when and why.
     pub last_run: Option<String>,
+    /// The latest run's id, for its evidence page.
+    pub run_id: Option<String>,
 }
 
 impl From<&ReviewItemView> for ItemRow {
@@ -135,13 +137,20 @@ impl From<&ReviewItemView> for ItemRow {
             note,
             check: i.check_definition.clone(),
             last_run: i.check.as_ref().map(|_| match &i.last_run {
-                Some(r) => format!(
-                    "{} at {}",
-                    if r.passed { "passed" } else { "failed" },
-                    when(r.at)
-                ),
+                Some(r) => {
+                    let outcome = r.outcome.map(|o| o.as_str()).unwrap_or(if r.passed {
+                        "passed"
+                    } else {
+                        "failed"
+                    });
+                    match &r.reason {
+                        Some(why) => format!("{outcome} at {}: {why}", when(r.at)),
+                        None => format!("{outcome} at {}", when(r.at)),
+                    }
+                }
                 None => "not run yet".to_owned(),
             }),
+            run_id: i.last_run.as_ref().and_then(|r| r.run_id.clone()),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod browser;
 mod pages;
+mod runs;
 
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION};
