@@ -12,6 +12,7 @@
 //! | [`app`] | start-up in one place: every step `serve` takes |
 //! | [`provision`] | the bootstrap admin and the built-in template |
 //! | [`startup`] | router, OpenAPI document of the routes, middleware stack, listeners |
+//! | [`web`] | the web UI: HTML pages over the API's functions, browser sessions' forms |
 //! | [`api`] | resource handlers, their request/response types and validation |
 //! | [`auth`] | who calls (JWT, API tokens), the per-caller rate limit, `/auth` handlers |
 //! | [`health`], [`metrics`] | `/health/*`, `/metrics` |
@@ -52,4 +53,5 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod web;
 pub mod write;

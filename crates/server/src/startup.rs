@@ -23,7 +23,7 @@ use crate::config::{Environment, Settings};
 use crate::http::extract::TrustedProxies;
 use crate::http::headers::HeaderPolicy;
 use crate::state::AppState;
-use crate::{api, auth, docs, health, http, metrics};
+use crate::{api, auth, docs, health, http, metrics, web};
 
 fn cors(settings: &Settings) -> CorsLayer {
     let origins: Vec<HeaderValue> = settings
@@ -101,9 +101,11 @@ pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
 /// The full router with every middleware, outermost last.
 pub fn router(state: AppState) -> Router {
     let (documented, openapi) = documented_routes().split_for_parts();
-    // Only the UNDOCUMENTED_ROUTES are added here, outside the document.
+    // Only the UNDOCUMENTED_ROUTES and the web UI's pages (web::ROUTES) are added here,
+    // outside the document.
     let routes = documented
         .route("/metrics", get(metrics::handler))
+        .merge(web::routes())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(http::problem::not_found);
     with_middleware(routes, state)

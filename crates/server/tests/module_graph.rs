@@ -23,6 +23,9 @@ const LAYERS: &[&[&str]] = &[
     // The HTTP server: the router (and the OpenAPI document of its routes), the middleware
     // stack, the listeners.
     &["startup"],
+    // The web UI: HTML pages made from the API's views, changing state only through the
+    // functions the API handlers use (so it sits above them, never beside).
+    &["web"],
     // Handlers of the resources and their request/response types.
     &["api"],
     // Authentication (the caller, the per-caller rate limit) and the handlers of `/auth`.

@@ -141,6 +141,9 @@ pub struct ServiceReadiness {
     pub sections: Vec<SectionScoreView>,
     pub blocking: Vec<BlockingView>,
     pub reviews: Vec<ReviewBrief>,
+    /// The latest sign-off, failure or check run of any item; `null` when none was verified.
+    #[serde(default)]
+    pub last_verified: Option<DateTime<Utc>>,
     pub computed_at: DateTime<Utc>,
 }
 
@@ -155,6 +158,9 @@ pub struct ServiceSummary {
     pub counts: CountsView,
     pub blocking: u32,
     pub reviews: u32,
+    /// The latest sign-off, failure or check run of any item; `null` when none was verified.
+    #[serde(default)]
+    pub last_verified: Option<DateTime<Utc>>,
 }
 
 /// Readiness of every service, by name.
@@ -230,6 +236,7 @@ impl ServiceReadiness {
                     ratio: rr.overall.ratio,
                 })
                 .collect(),
+            last_verified: score.last_verified,
             computed_at,
         }
     }
@@ -251,6 +258,7 @@ fn overview_of(all: &[Timed<ServiceScore>], now: DateTime<Utc>) -> Timed<Overvie
                 counts: s.overall.counts,
                 blocking: u32::try_from(s.blocking.len()).unwrap_or(u32::MAX),
                 reviews: u32::try_from(s.reviews.len()).unwrap_or(u32::MAX),
+                last_verified: s.last_verified,
             }
         })
         .collect();

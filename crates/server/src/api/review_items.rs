@@ -260,6 +260,26 @@ pub async fn act(
     headers: HeaderMap,
     ApiJson(body): ApiJson<ItemAction>,
 ) -> ApiResult<Response> {
+    let (lr, updated) = perform(&state, &auth, id, &key, &headers, body).await?;
+    let (item, _) = lr.find_item(&key)?;
+    Ok(json_with_etag(
+        StatusCode::OK,
+        updated.version,
+        item_view(&lr, item, &updated, Utc::now())?,
+    ))
+}
+
+/// Applies a manual action to item `key` of review `id` (the API and the web page): the
+/// review as loaded and the item's row after the change. With `If-Match` in `headers` the
+/// change applies only to that version of the item.
+pub async fn perform(
+    state: &AppState,
+    auth: &AuthUser,
+    id: Uuid,
+    key: &str,
+    headers: &HeaderMap,
+    body: ItemAction,
+) -> ApiResult<(LoadedReview, review_item::Model)> {
     // Waivers are exemptions from the platform's rules: only admins grant them.
     auth.require_write(if matches!(body, ItemAction::Waive { .. }) {
         Role::Admin
@@ -271,8 +291,8 @@ pub async fn act(
             .field("comment", format!("at most {MAX_TEXT} characters")));
     }
     let lr = reviews::load(&state.db, id).await?;
-    let (item, first) = lr.find_item(&key)?;
-    check_if_match(&headers, first.version)?;
+    let (_, first) = lr.find_item(key)?;
+    check_if_match(headers, first.version)?;
     let strict = headers.contains_key(axum::http::header::IF_MATCH);
     let audit_action = match body.name() {
         "sign_off" => "review_item.sign_off",
@@ -302,7 +322,7 @@ pub async fn act(
             next,
             comment: comment.clone(),
         };
-        let write = Write::changing_readiness(&state, auth.actor(), lr.review.service_id).await?;
+        let write = Write::changing_readiness(state, auth.actor(), lr.review.service_id).await?;
         match reviews::set_record(write.txn(), &row, change, now).await {
             Ok(change) => write.commit(change).await?,
             // Someone changed the item since it was read: with If-Match that is the client's
@@ -320,11 +340,7 @@ pub async fn act(
             Err(e) => return Err(e.into()),
         }
         let updated = reviews::item(&state.db, row.id).await?;
-        return Ok(json_with_etag(
-            StatusCode::OK,
-            updated.version,
-            item_view(&lr, item, &updated, Utc::now())?,
-        ));
+        return Ok((lr, updated));
     }
     Err(ApiError::conflict(
         "the item is being changed by others right now; try again",

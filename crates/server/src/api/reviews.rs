@@ -151,6 +151,26 @@ pub async fn attach(
     Path(service_id): Path<Uuid>,
     ApiJson(body): ApiJson<AttachChecklist>,
 ) -> ApiResult<Response> {
+    let id = attach_checklist(&state, &auth, service_id, body).await?;
+    let lr = reviews::load(&state.db, id).await?;
+    let mut res = json_with_etag(
+        StatusCode::CREATED,
+        lr.review.version,
+        view(&lr, Utc::now())?,
+    );
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/reviews/{id}")) {
+        res.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(res)
+}
+
+/// Attaches a checklist to a service (the API and the web page): the new review's id.
+pub async fn attach_checklist(
+    state: &AppState,
+    auth: &AuthUser,
+    service_id: Uuid,
+    body: AttachChecklist,
+) -> ApiResult<Uuid> {
     auth.require_write(Role::Editor)?;
     services::find(&state.db, service_id).await?;
     let template = match checklists::find(&state.db, body.checklist_id).await {
@@ -179,19 +199,9 @@ pub async fn attach(
         title,
         created_by: auth.email.clone(),
     };
-    let write = Write::changing_readiness(&state, auth.actor(), service_id).await?;
+    let write = Write::changing_readiness(state, auth.actor(), service_id).await?;
     let change = reviews::attach(write.txn(), attach).await?;
-    let id = write.commit(change).await?;
-    let lr = reviews::load(&state.db, id).await?;
-    let mut res = json_with_etag(
-        StatusCode::CREATED,
-        lr.review.version,
-        view(&lr, Utc::now())?,
-    );
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/reviews/{id}")) {
-        res.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(res)
+    Ok(write.commit(change).await?)
 }
 
 /// What the Markdown export says about an item: who decided its state, when, and why.

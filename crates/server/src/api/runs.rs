@@ -105,14 +105,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_check_run))
 }
 
-/// Creates the request for `items`, makes them due now, and answers 202 with its location.
-async fn start(
+/// Creates the request for `items` and makes them due now; returns the run's id.
+async fn request(
     state: &AppState,
     auth: &AuthUser,
     service: Uuid,
     item: Option<Uuid>,
     items: Vec<Uuid>,
-) -> ApiResult<Response> {
+) -> ApiResult<Uuid> {
     crate::http::ratelimit::enforce(
         state,
         "runs",
@@ -141,6 +141,50 @@ async fn start(
     write.commit(change).await?;
     // A stored permit: the loop wakes even if it is busy claiming right now.
     state.runs_requested.notify_one();
+    Ok(id)
+}
+
+/// Runs every automated item of the service's live reviews now (editors; the API and the
+/// service page). Returns the run's id.
+pub async fn start_for_service(
+    state: &AppState,
+    auth: &AuthUser,
+    service: Uuid,
+) -> ApiResult<Uuid> {
+    auth.require_write(Role::Editor)?;
+    services::find(&state.db, service).await?;
+    let items = reviews::automated_items(&state.db, service).await?;
+    if items.is_empty() {
+        return Err(ApiError::conflict(
+            "the service has no automated items: attach a checklist with checks first",
+        ));
+    }
+    request(state, auth, service, None, items).await
+}
+
+/// Runs one review item's check now (editors); returns the service's id and the run's.
+pub async fn start_for_item(
+    state: &AppState,
+    auth: &AuthUser,
+    review: Uuid,
+    key: &str,
+) -> ApiResult<(Uuid, Uuid)> {
+    auth.require_write(Role::Editor)?;
+    let lr = reviews::load(&state.db, review).await?;
+    let (_, row) = lr.find_item(key)?;
+    if row.check_spec.is_none() {
+        return Err(ApiError::conflict(
+            "the item has no automated check; set one with PUT …/check first",
+        ));
+    }
+    let service = lr.review.service_id;
+    services::find(&state.db, service).await?;
+    let run = request(state, auth, service, Some(row.id), vec![row.id]).await?;
+    Ok((service, run))
+}
+
+/// 202 with the run and its location.
+async fn accepted(state: &AppState, id: Uuid) -> ApiResult<Response> {
     let view = run_view(state, id).await?;
     let mut res = (StatusCode::ACCEPTED, Json(view)).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/runs/{id}")) {
@@ -149,7 +193,8 @@ async fn start(
     Ok(res)
 }
 
-async fn run_view(state: &AppState, id: Uuid) -> ApiResult<RunView> {
+/// The run `id` with its items and their runs.
+pub async fn run_view(state: &AppState, id: Uuid) -> ApiResult<RunView> {
     let (request, lines) = run_requests::get(&state.db, id).await?;
     let ids: Vec<Uuid> = lines.iter().filter_map(|l| l.check_run_id).collect();
     let mut runs: std::collections::HashMap<Uuid, check_run::Model> =
@@ -227,15 +272,8 @@ pub async fn run_service(
     auth: AuthUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Response> {
-    auth.require_write(Role::Editor)?;
-    services::find(&state.db, id).await?;
-    let items = reviews::automated_items(&state.db, id).await?;
-    if items.is_empty() {
-        return Err(ApiError::conflict(
-            "the service has no automated items: attach a checklist with checks first",
-        ));
-    }
-    start(&state, &auth, id, None, items).await
+    let run = start_for_service(&state, &auth, id).await?;
+    accepted(&state, run).await
 }
 
 #[utoipa::path(post, path = "/reviews/{id}/items/{key}/runs", operation_id = "run_review_item_check", tag = "runs", security(("bearer" = [])),
@@ -253,17 +291,8 @@ pub async fn run_item(
     auth: AuthUser,
     Path((id, key)): Path<(Uuid, String)>,
 ) -> ApiResult<Response> {
-    auth.require_write(Role::Editor)?;
-    let lr = reviews::load(&state.db, id).await?;
-    let (_, row) = lr.find_item(&key)?;
-    if row.check_spec.is_none() {
-        return Err(ApiError::conflict(
-            "the item has no automated check; set one with PUT …/check first",
-        ));
-    }
-    let service = lr.review.service_id;
-    services::find(&state.db, service).await?;
-    start(&state, &auth, service, Some(row.id), vec![row.id]).await
+    let (_, run) = start_for_item(&state, &auth, id, &key).await?;
+    accepted(&state, run).await
 }
 
 #[utoipa::path(get, path = "/runs/{id}", operation_id = "get_run", tag = "runs", security(("bearer" = [])),

@@ -210,6 +210,23 @@ pub async fn create(
     auth: AuthUser,
     ApiJson(body): ApiJson<CreateService>,
 ) -> ApiResult<Response> {
+    let (created, owners) = register(&state, &auth, body).await?;
+    let id = created.id;
+    let version = created.version;
+    let mut res = json_with_etag(StatusCode::CREATED, version, view(&state, created, owners));
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/services/{id}")) {
+        res.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(res)
+}
+
+/// Registers a service (the API's `POST /services` and the web form): the stored service and
+/// its owners.
+pub async fn register(
+    state: &AppState,
+    auth: &AuthUser,
+    body: CreateService,
+) -> ApiResult<(service::Model, Vec<String>)> {
     auth.require_write(Role::Editor)?;
     let name = validate_name(&body.name)?;
     let environment = validate_environment(body.environment.as_deref().unwrap_or("production"))?;
@@ -227,27 +244,21 @@ pub async fn create(
         base_url,
         description: validate_description(body.description)?,
         owners,
-        contacts: seal_contacts(&state, id, &contacts)?,
+        contacts: seal_contacts(state, id, &contacts)?,
         credentials: body
             .credentials
             .as_ref()
-            .map(|c| seal_credentials(&state, id, c))
+            .map(|c| seal_credentials(state, id, c))
             .transpose()?,
         probe_interval_s: validate_interval(body.probe_interval_seconds)?,
         monitoring: body
             .monitoring
-            .map(|m| seal_monitoring(&state, id, m, None))
+            .map(|m| seal_monitoring(state, id, m, None))
             .transpose()?,
     };
-    let write = Write::changing_readiness(&state, auth.actor(), id).await?;
+    let write = Write::changing_readiness(state, auth.actor(), id).await?;
     let change = services::insert(write.txn(), new).await?;
-    let (created, owners) = write.commit(change).await?;
-    let version = created.version;
-    let mut res = json_with_etag(StatusCode::CREATED, version, view(&state, created, owners));
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/services/{id}")) {
-        res.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(res)
+    Ok(write.commit(change).await?)
 }
 
 #[utoipa::path(get, path = "/services/{id}", operation_id = "get_service", tag = "services", security(("bearer" = [])),

@@ -147,6 +147,12 @@ pub async fn create(
     auth: AuthUser,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> ApiResult<Response> {
+    let created = add(&state, &auth, body).await?;
+    Ok(with_etag(StatusCode::CREATED, created))
+}
+
+/// Creates a user (the API and the admin page).
+pub async fn add(state: &AppState, auth: &AuthUser, body: CreateUser) -> ApiResult<user::Model> {
     auth.require_admin_session()?;
     let email = validate_email(&body.email)?;
     let new = NewUser {
@@ -160,8 +166,7 @@ pub async fn create(
     };
     let write = Write::begin(&state.db, auth.actor()).await?;
     let change = users::insert(write.txn(), new, "user.create").await?;
-    let created = write.commit(change).await?;
-    Ok(with_etag(StatusCode::CREATED, created))
+    Ok(write.commit(change).await?)
 }
 
 #[utoipa::path(get, path = "/users/{id}", operation_id = "get_user", tag = "users", security(("bearer" = [])),

@@ -114,7 +114,17 @@ pub async fn create(
     auth: AuthUser,
     ApiJson(body): ApiJson<CreateApiToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiToken>)> {
-    require_session(&auth)?;
+    Ok((StatusCode::CREATED, Json(issue(&state, &auth, body).await?)))
+}
+
+/// Creates an API token for the caller (the API and the account page); the secret is in the
+/// answer and nowhere else.
+pub async fn issue(
+    state: &AppState,
+    auth: &AuthUser,
+    body: CreateApiToken,
+) -> ApiResult<CreatedApiToken> {
+    require_session(auth)?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::validation("invalid token").field("name", "must be 1–200 characters"));
@@ -144,13 +154,10 @@ pub async fn create(
     let write = Write::begin(&state.db, auth.actor()).await?;
     let change = api_tokens::insert(write.txn(), new).await?;
     let model = write.commit(change).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedApiToken {
-            info: model.into(),
-            token: generated.plaintext.expose_secret().to_owned(),
-        }),
-    ))
+    Ok(CreatedApiToken {
+        info: model.into(),
+        token: generated.plaintext.expose_secret().to_owned(),
+    })
 }
 
 #[utoipa::path(delete, path = "/me/tokens/{id}", operation_id = "revoke_api_token", tag = "auth", security(("bearer" = [])),
@@ -165,14 +172,21 @@ pub async fn revoke(
     auth: AuthUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
+    revoke_own(&state, &auth, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes one of the caller's API tokens (the API and the account page); revoking a revoked
+/// token changes nothing.
+pub async fn revoke_own(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<()> {
     // Revoking is managing tokens: a leaked read-only token must not be able to cut off
     // its owner's other clients.
-    require_session(&auth)?;
+    require_session(auth)?;
     let tok = api_tokens::find_for_user(&state.db, id, auth.user_id).await?;
     if tok.revoked_at.is_none() {
         let write = Write::begin(&state.db, auth.actor()).await?;
         let change = api_tokens::revoke(write.txn(), &tok).await?;
         write.commit(change).await?;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! Resolves the caller once per request from `Authorization: Bearer ...`: a JWT access token
-//! (verified in memory) or a personal API token (looked up by its hash).
+//! (verified in memory) or a personal API token (looked up by its hash); for pages outside
+//! `/api/`, the browser session cookie ([`super::browser`]).
 
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -25,6 +26,19 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         })
         .map(|t| t.trim().to_owned());
     let auth = match bearer {
+        // Pages (never the API) take the browser session cookie.
+        None if !req.uri().path().starts_with("/api/") => {
+            match super::browser::cookie_value(req.headers(), super::browser::COOKIE) {
+                Some(token) => {
+                    let (auth, session) = super::browser::resolve(&state, &token).await;
+                    if let Some(session) = session {
+                        req.extensions_mut().insert(session);
+                    }
+                    auth
+                }
+                None => Authentication::Anonymous,
+            }
+        }
         None => Authentication::Anonymous,
         Some(token) if token.starts_with(API_TOKEN_PREFIX) => api_token_auth(&state, &token).await,
         Some(token) => jwt_auth(&state, &token).await,

@@ -3,6 +3,7 @@
 
 pub mod api_tokens;
 pub mod authn;
+pub mod browser;
 pub mod limit;
 pub mod session;
 pub mod standing;

@@ -126,12 +126,24 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     body: Result<ApiJson<LoginRequest>, ApiError>,
 ) -> ApiResult<Json<TokenResponse>> {
+    let user = verify_login(&state, ip, body.map(|ApiJson(b)| b)).await?;
+    let tokens = issue_tokens(&state, &state.db, &user, Uuid::now_v7()).await?;
+    Ok(Json(tokens))
+}
+
+/// Checks a sign-in attempt (the API's login and the web sign-in form alike) under the login
+/// rate limits, per client address and per account, and answers the user it proves.
+pub async fn verify_login(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    body: Result<LoginRequest, ApiError>,
+) -> ApiResult<user::Model> {
     // Brute-force protection counts every attempt from the client's address, well-formed or
     // not, before the body is judged: malformed attempts must not be a free way to probe.
     let address = ip.to_string();
     let limits = &state.settings.rate_limit;
-    ratelimit::enforce(&state, "login_ip", &address, limits.login_address).await?;
-    let ApiJson(body) = body?;
+    ratelimit::enforce(state, "login_ip", &address, limits.login_address).await?;
+    let body = body?;
     let email = body.email.trim().to_lowercase();
     if email.is_empty() || body.password.is_empty() {
         return Err(ApiError::validation("email and password are required"));
@@ -150,13 +162,13 @@ pub async fn login(
     // guessing from elsewhere thus cannot lock the owner out unless they have more addresses
     // than the ceiling is times the per-address budget.
     ratelimit::enforce(
-        &state,
+        state,
         "login_account_ip",
         &format!("{email} {address}"),
         limits.login,
     )
     .await?;
-    ratelimit::enforce(&state, "login_account", &email, limits.login_account).await?;
+    ratelimit::enforce(state, "login_account", &email, limits.login_account).await?;
 
     let found = users::find_by_email(&state.db, &email).await?;
     let password = body.password;
@@ -181,9 +193,8 @@ pub async fn login(
         }
     };
     metrics::counter!("preflight_auth_logins_total", "result" => "success").increment(1);
-    let tokens = issue_tokens(&state, &state.db, &user, Uuid::now_v7()).await?;
     tracing::info!(user_id = %user.id, "login succeeded");
-    Ok(Json(tokens))
+    Ok(user)
 }
 
 #[utoipa::path(post, path = "/auth/refresh", operation_id = "refresh_session", tag = "auth", request_body = RefreshRequest,
@@ -198,7 +209,12 @@ pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let hash = preflight_security::hash_token(body.refresh_token.trim());
+    let presented = body.refresh_token.trim();
+    // Browser sessions live in the same store but are never exchanged for API tokens.
+    if !presented.starts_with(REFRESH_TOKEN_PREFIX) {
+        return Err(ApiError::unauthorized("refresh token is not valid"));
+    }
+    let hash = preflight_security::hash_token(presented);
     let txn = crate::db::begin_write(&state.db).await?;
     let Some(token) = sessions::find_by_hash(&txn, &hash).await? else {
         return Err(ApiError::unauthorized("refresh token is not valid"));

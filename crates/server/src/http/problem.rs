@@ -22,7 +22,8 @@ pub async fn middleware(req: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.contains("json"));
+        .is_some_and(|ct| ct.contains("json") || ct.starts_with("text/html"));
+    // JSON is already a problem; HTML is an error page of the web UI.
     if is_json {
         return res;
     }

@@ -32,6 +32,8 @@ pub struct ServiceScore {
     /// Its reviews, oldest first, in the order of `readiness.reviews`.
     pub reviews: Vec<review::Model>,
     pub readiness: ServiceReadiness,
+    /// The latest sign-off, failure or check run of any of its items.
+    pub last_verified: Option<DateTime<Utc>>,
 }
 
 /// Scores a loaded review at `now`.
@@ -52,14 +54,17 @@ pub fn score_service(
 ) -> StoreResult<Timed<ServiceScore>> {
     let mut items = Vec::with_capacity(loaded.len());
     let mut until = None;
+    let mut last_verified = None;
     for lr in loaded {
         items.push(lr.scored(now)?);
         until = earliest(until, lr.next_change(now)?);
+        last_verified = last_verified.max(lr.last_verified()?);
     }
     let score = ServiceScore {
         service: svc.clone(),
         reviews: loaded.iter().map(|lr| lr.review.clone()).collect(),
         readiness: preflight_domain::service_readiness(&items),
+        last_verified,
     };
     Ok((score, until))
 }

@@ -121,6 +121,18 @@ impl LoadedReview {
         Ok(out)
     }
 
+    /// The latest moment an item was signed off, marked failed or checked by a run.
+    pub fn last_verified(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let mut last = None;
+        for row in &self.rows {
+            let record = record_of(row)?;
+            let manual = record.attestation.map(|a| a.at);
+            let run = record.last_run.map(|r| r.at);
+            last = last.max(manual).max(run);
+        }
+        Ok(last)
+    }
+
     /// The earliest moment after `now` at which an item's effective state changes by itself
     /// (see [`preflight_domain::next_change`]). Values computed from the review must not
     /// outlive it.

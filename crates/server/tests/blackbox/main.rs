@@ -28,3 +28,4 @@ mod security_input;
 mod security_start;
 mod services;
 mod tls_redirect;
+mod web;

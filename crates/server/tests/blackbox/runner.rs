@@ -7,4 +7,4 @@ mod replicas;
 mod requests;
 mod retention;
 mod scheduled;
-mod support;
+pub mod support;

@@ -148,8 +148,25 @@ pub async fn create(
 ) -> ApiResult<Response> {
     auth.require_write(Role::Admin)?;
     let source = markdown_body(&headers, &body)?;
+    let created = import(&state, &auth, params.name.as_deref(), source).await?;
+    let mut res = json_with_etag(StatusCode::CREATED, created.version, view(&created)?);
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/checklists/{}", created.id)) {
+        res.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(res)
+}
+
+/// Imports a Markdown checklist as a new template (the API and the web page), named `name`
+/// or by the document's title.
+pub async fn import(
+    state: &AppState,
+    auth: &AuthUser,
+    name: Option<&str>,
+    source: String,
+) -> ApiResult<checklist::Model> {
+    auth.require_write(Role::Admin)?;
     let doc = parse(source.clone()).await?;
-    let name = resolve_name(params.name.as_deref(), &doc, None)?;
+    let name = resolve_name(name, &doc, None)?;
     let actor = auth.actor();
     let new = NewChecklist {
         name,
@@ -160,12 +177,7 @@ pub async fn create(
     };
     let write = Write::begin(&state.db, actor).await?;
     let change = checklists::insert(write.txn(), new).await?;
-    let created = write.commit(change).await?;
-    let mut res = json_with_etag(StatusCode::CREATED, created.version, view(&created)?);
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/checklists/{}", created.id)) {
-        res.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(res)
+    Ok(write.commit(change).await?)
 }
 
 #[utoipa::path(get, path = "/checklists/{id}", operation_id = "get_checklist", tag = "checklists", security(("bearer" = [])),
