@@ -164,6 +164,10 @@ async fn main() -> anyhow::Result<ExitCode> {
         let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
         format!("{target}/release/preflight")
     });
+    // The server starts in its temporary data directory: a relative path would not resolve.
+    let bin = std::fs::canonicalize(&bin)
+        .map(|p| p.display().to_string())
+        .unwrap_or(bin);
     let only_probe_round = flag("probe-round");
     if !only_probe_round {
         http_phases(&bin).await?;
