@@ -8,13 +8,18 @@
 //! 3. requests per second of a bare axum JSON handler (the baseline) and of preflight's
 //!    authenticated readiness read (JWT, rate limit, cache, metrics, log line), at full load;
 //! 4. p99 latency of the readiness read at half the baseline's rate;
-//! 5. the probe round (issue #9): a second, fresh replica verifies 1,000 local targets
+//! 5. the web UI's overview and service pages (server-rendered HTML, cookie session): latency
+//!    of one page at a time (render time plus the round trip) and pages per second at load.
+//! 6. the probe round (issue #9): a second, fresh replica verifies 1,000 local targets
 //!    (20 services x 50 automated `http` items, 20-200 ms latency, 1% hanging past their
 //!    `timeout=1s`, 2% answering 503) per round; round wall time, runs per second, outcomes
 //!    and peak RSS against the budget (round <= 10 s, peak RSS < 300 MiB), see
 //!    [`probe_round`] and `docs/performance.md`.
 //!
-//! `probe-round` runs only 5; `--skip-probe-round` only 1-4. `--check` exits non-zero when
+//! Everything runs on a database of realistic size: `--services` services (default 200), each
+//! with the built-in checklist attached.
+//!
+//! `probe-round` runs only 6; `--skip-probe-round` only 1-5. `--check` exits non-zero when
 //! the probe round misses its budget (the other figures are printed, not judged).
 
 use std::process::{Command, ExitCode, Stdio};
@@ -35,6 +40,8 @@ usage: preflight-bench [probe-round] [options]
 options:
   --seconds N             seconds per HTTP load phase (default 10)
   --concurrency N         connections of the HTTP load phases (default 32)
+  --services N            services seeded with the built-in checklist for the HTTP and
+                          web UI phases (default 200)
   --probe-services N      services (= target listeners) of the probe round (default 20)
   --probe-items N         automated items per service (default 50)
   --skip-probe-round      only the HTTP phases (the output of earlier versions)
@@ -57,7 +64,7 @@ struct Load {
 /// Closed-loop load (or paced when `rate` is set) for `secs` seconds from `conc` workers.
 async fn drive(
     url: String,
-    token: Option<String>,
+    auth: Option<(&'static str, String)>,
     conc: usize,
     secs: u64,
     rate: Option<f64>,
@@ -71,7 +78,7 @@ async fn drive(
     for w in 0..conc {
         let client = client.clone();
         let url = url.clone();
-        let token = token.clone();
+        let auth = auth.clone();
         let stop = stop.clone();
         // Each worker paces itself to rate/conc when a rate is given.
         let interval = rate.map(|r| Duration::from_secs_f64(conc as f64 / r));
@@ -92,8 +99,8 @@ async fn drive(
                 }
                 let t = Instant::now();
                 let mut req = client.get(&url);
-                if let Some(tok) = &token {
-                    req = req.bearer_auth(tok);
+                if let Some((name, value)) = &auth {
+                    req = req.header(*name, value);
                 }
                 match req.send().await {
                     Ok(res) if res.status().is_success() => {
@@ -253,6 +260,9 @@ async fn http_phases(bin: &str) -> anyhow::Result<()> {
         .json()
         .await?;
     let token = login["access_token"].as_str().context("login")?.to_owned();
+    let services = usize::try_from(arg("--services", 200))?;
+    let first_service = seed(&client, &base, &token, services).await?;
+    let cookie = sign_in(&client, &base).await?;
     // The readiness overview when the build has it, else the cheapest authenticated read.
     let mut path = "/api/v1/readiness".to_owned();
     let probe = client
@@ -264,24 +274,18 @@ async fn http_phases(bin: &str) -> anyhow::Result<()> {
         path = "/api/v1/me".to_owned();
     }
 
+    let bearer = Some(("authorization", format!("Bearer {token}")));
     let baseline = drive(format!("http://{base_addr}/"), None, conc, secs, None).await?;
-    let full = drive(
-        format!("{base}{path}"),
-        Some(token.clone()),
-        conc,
-        secs,
-        None,
-    )
-    .await?;
+    let full = drive(format!("{base}{path}"), bearer.clone(), conc, secs, None).await?;
     let half_rate = baseline.rps / 2.0;
-    let paced = drive(
-        format!("{base}{path}"),
-        Some(token),
-        conc,
-        secs,
-        Some(half_rate),
-    )
-    .await?;
+    let paced = drive(format!("{base}{path}"), bearer, conc, secs, Some(half_rate)).await?;
+    let session = Some(("cookie", cookie));
+    let mut pages = Vec::new();
+    for page in ["/services".to_owned(), format!("/services/{first_service}")] {
+        let one = drive(format!("{base}{page}"), session.clone(), 1, secs, None).await?;
+        let loaded = drive(format!("{base}{page}"), session.clone(), conc, secs, None).await?;
+        pages.push((page, one, loaded));
+    }
     let loaded = rss_mib(child.id())?;
     let _ = child.kill();
     let _ = child.wait();
@@ -310,5 +314,92 @@ async fn http_phases(bin: &str) -> anyhow::Result<()> {
         "at half the baseline rate ({half_rate:.0} req/s offered): achieved {:.0} req/s, p99 {:?}   budget p99 < 5 ms",
         paced.rps, paced.p99
     );
+    println!("database: {services} services, each with the built-in checklist attached");
+    for (page, one, loaded) in &pages {
+        println!(
+            "web UI GET {page}: one at a time p50 {:?} (p99 {:?}) — render time plus the round trip, budget a few ms; at load {:.0} pages/s ({:.2} of baseline, errors {})",
+            one.p50,
+            one.p99,
+            loaded.rps,
+            loaded.rps / baseline.rps,
+            one.errors + loaded.errors
+        );
+    }
     Ok(())
+}
+
+/// Registers `n` services with the built-in checklist attached; the first service's id.
+async fn seed(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    n: usize,
+) -> anyhow::Result<String> {
+    let list: serde_json::Value = client
+        .get(format!("{base}/api/v1/checklists"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let checklist = list["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|c| c["builtin"] == true))
+        .and_then(|c| c["id"].as_str())
+        .context("the built-in checklist")?
+        .to_owned();
+    let mut first = None;
+    for i in 0..n.max(1) {
+        let svc: serde_json::Value = client
+            .post(format!("{base}/api/v1/services"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"name": format!("bench-{i:04}"), "owners": [format!("team-{}", i % 10)]}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = svc["id"].as_str().context("service id")?.to_owned();
+        let res = client
+            .post(format!("{base}/api/v1/services/{id}/reviews"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"checklist_id": checklist}))
+            .send()
+            .await?;
+        if !res.status().is_success() {
+            bail!("attaching the checklist: {}", res.status());
+        }
+        first.get_or_insert(id);
+    }
+    first.context("no service")
+}
+
+/// Signs in through the web form; the session cookie (`name=value`).
+async fn sign_in(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    fn cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned)
+    }
+    let form = client.get(format!("{base}/login")).send().await?;
+    let login_cookie = cookie(&form, "preflight_login").context("the sign-in form's cookie")?;
+    let html = form.text().await?;
+    let marker = "name=\"token\" value=\"";
+    let start = html.find(marker).context("the sign-in form's token")? + marker.len();
+    let token = &html[start..start + html[start..].find('"').context("token")?];
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?
+        .post(format!("{base}/login"))
+        .header("cookie", login_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "email=bench%40example.com&password=Bench-Password-12345&token={token}&next="
+        ))
+        .send()
+        .await?;
+    cookie(&res, "preflight_session").context("signing in through the web form")
 }
