@@ -102,8 +102,10 @@ pub async fn reconcile<C: ConnectionTrait>(
     Ok((added, removed))
 }
 
-/// Claims up to `limit` due rows for `owner` until `now + lease`, on-demand requests first,
-/// then the longest overdue.
+/// Claims up to `limit` due rows for `owner` until `now + lease`: on-demand requests first,
+/// then round-robin across services (each service's longest overdue first), so that a batch
+/// spreads over many targets instead of queueing one service's checks behind its per-host
+/// limit.
 pub async fn claim<C: ConnectionTrait>(
     db: &C,
     owner: &str,
@@ -114,15 +116,22 @@ pub async fn claim<C: ConnectionTrait>(
     if limit == 0 {
         return Ok(Vec::new());
     }
+    // PostgreSQL refuses FOR UPDATE beside a window function, so candidates are ranked
+    // without a lock and then locked (skipping rows another replica holds) with the due
+    // condition checked again on the row as it is then.
     let lock = match db.get_database_backend() {
         DatabaseBackend::Postgres => " FOR UPDATE SKIP LOCKED",
         _ => "",
     };
+    let due = "next_run_at <= $3 AND (lease_until IS NULL OR lease_until < $3)";
     let sql = format!(
         "UPDATE check_schedule SET lease_owner = $1, lease_until = $2 \
          WHERE review_item_id IN (SELECT review_item_id FROM check_schedule \
-         WHERE next_run_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
-         ORDER BY (requested_at IS NULL), next_run_at LIMIT $4{lock}) \
+         WHERE {due} AND review_item_id IN (SELECT review_item_id FROM (\
+         SELECT review_item_id, requested_at, next_run_at, ROW_NUMBER() OVER (\
+         PARTITION BY service_id ORDER BY (requested_at IS NULL), next_run_at) AS turn \
+         FROM check_schedule WHERE {due}) ranked \
+         ORDER BY (requested_at IS NULL), turn, next_run_at LIMIT $4){lock}) \
          RETURNING review_item_id, review_id, service_id, next_run_at, requested_at"
     );
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -144,8 +153,24 @@ pub async fn claim<C: ConnectionTrait>(
             requested: requested.is_some(),
         });
     }
-    out.sort_by_key(|c| (!c.requested, c.due_at));
-    Ok(out)
+    Ok(interleave(out))
+}
+
+/// Requested rows first, then each service's rows in turn (its most overdue first): the order
+/// the workers take them in.
+fn interleave(mut claimed: Vec<Claimed>) -> Vec<Claimed> {
+    claimed.sort_by_key(|c| (!c.requested, c.due_at));
+    let mut turns: std::collections::HashMap<(bool, Uuid), usize> = Default::default();
+    let mut ranked: Vec<(usize, Claimed)> = claimed
+        .into_iter()
+        .map(|c| {
+            let turn = turns.entry((c.requested, c.service_id)).or_default();
+            *turn += 1;
+            (*turn, c)
+        })
+        .collect();
+    ranked.sort_by_key(|(turn, c)| (!c.requested, *turn, c.due_at));
+    ranked.into_iter().map(|(_, c)| c).collect()
 }
 
 /// Extends every lease `owner` holds to `until`; returns how many rows it holds.
@@ -273,4 +298,39 @@ pub async fn backlog<C: ConnectionTrait>(
         None => None,
     };
     Ok((u64::try_from(due).unwrap_or(0), oldest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(service: u128, due_s: i64, requested: bool) -> Claimed {
+        Claimed {
+            review_item_id: Uuid::now_v7(),
+            review_id: Uuid::nil(),
+            service_id: Uuid::from_u128(service),
+            due_at: DateTime::from_timestamp(due_s, 0).unwrap_or_default(),
+            requested,
+        }
+    }
+
+    #[test]
+    fn claimed_rows_take_turns_across_services_requested_first() {
+        let rows = vec![
+            row(1, 10, false),
+            row(1, 11, false),
+            row(1, 12, false),
+            row(2, 13, false),
+            row(2, 14, false),
+            row(3, 20, true),
+        ];
+        let order: Vec<(u128, i64)> = interleave(rows)
+            .iter()
+            .map(|c| (c.service_id.as_u128(), c.due_at.timestamp()))
+            .collect();
+        assert_eq!(
+            order,
+            vec![(3, 20), (1, 10), (2, 13), (1, 11), (2, 14), (1, 12)]
+        );
+    }
 }
