@@ -185,7 +185,11 @@ async fn run(shared: Arc<Shared>) {
             Err(e) => {
                 // The database is away: retry, but not at the tick's pace.
                 tracing::warn!(error = %e, "claiming due checks failed");
-                tokio::time::sleep(CLAIM_RETRY).await;
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    () = &mut signal => break,
+                    () = tokio::time::sleep(CLAIM_RETRY) => {}
+                }
                 continue;
             }
         };
