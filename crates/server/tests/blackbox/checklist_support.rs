@@ -133,13 +133,19 @@ pub fn uuid_sql(id: &str) -> String {
     }
 }
 
-/// Runs SQL on the test's database with the CLI client and returns its output.
+/// Runs SQL on the test's database with the CLI client and returns its output (on SQLite
+/// waiting for the running server's write lock rather than failing at once).
 pub fn sql(app: &TestApp, statement: &str) -> String {
     if harness::use_postgres() {
         return harness::psql_on(&app.database_url, statement);
     }
     let out = Command::new("sqlite3")
-        .args([sqlite_path(app).as_str(), statement])
+        .args([
+            "-cmd",
+            ".timeout 10000",
+            sqlite_path(app).as_str(),
+            statement,
+        ])
         .output()
         .expect("sqlite3 CLI is required (apt-get install sqlite3)");
     assert!(

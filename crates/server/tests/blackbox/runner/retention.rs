@@ -9,8 +9,9 @@ use serde_json::Value;
 use super::scheduled::urlencode;
 use super::support::{
     all_ran, app_with_runner, checklist, eventually, new_uuid_sql, service_with, sql, target,
-    time_literal, uuid_literal,
+    time_literal,
 };
+use crate::checklist_support::uuid_sql;
 use crate::harness::{Caller, TestApp};
 
 /// Copies the item's real run as an older one with `outcome`.
@@ -25,7 +26,7 @@ fn fabricate(app: &TestApp, item: &str, days_ago: i64, outcome: &str) {
              {at}, '{outcome}', 'fabricated', evidence, duration_ms FROM check_runs \
              WHERE review_item_id = {} AND reason <> 'fabricated' LIMIT 1",
             new_uuid_sql(),
-            uuid_literal(item)
+            uuid_sql(item)
         ),
     );
 }
