@@ -58,10 +58,20 @@ pub async fn target(delay: Duration) -> (String, Hits) {
             hits: hits.clone(),
             delay,
         });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // The target gets a runtime on its own thread: tests block theirs while a child process
+    // exits (`TestApp::terminate`), and the checks in flight then must still get their answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let _ = axum::serve(listener, router).await;
+        });
     });
     (format!("http://{addr}"), hits)
 }
