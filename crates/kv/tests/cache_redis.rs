@@ -53,6 +53,37 @@ async fn two_instances_share_entries_and_invalidation() {
 }
 
 #[tokio::test]
+async fn replicas_missing_one_entry_together_fill_it_once() {
+    let Some(conn) = redis_or_skip().await else {
+        return;
+    };
+    let prefix = unique_prefix("cache-fill-once");
+    let replicas = [
+        Cache::redis("readiness", conn.clone(), prefix.clone()),
+        Cache::redis("readiness", redis_or_skip().await.unwrap(), prefix.clone()),
+        Cache::redis("readiness", redis_or_skip().await.unwrap(), prefix.clone()),
+    ];
+    let fills = std::sync::atomic::AtomicU32::new(0);
+    let reads = replicas.iter().flat_map(|cache| {
+        (0..8).map(|_| {
+            cache.get_or_fill("overview", "all", LONG, |_| true, || async {
+                fills.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                Ok::<_, std::convert::Infallible>(b"computed once".to_vec())
+            })
+        })
+    });
+    let values = futures::future::join_all(reads).await;
+    assert_eq!(fills.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(
+        values
+            .iter()
+            .all(|v| v.as_deref() == Ok(&b"computed once"[..]))
+    );
+    cleanup(&conn, &prefix).await;
+}
+
+#[tokio::test]
 async fn prefixes_keep_caches_apart() {
     let Some(conn) = redis_or_skip().await else {
         return;

@@ -25,6 +25,10 @@ macro_rules! cache_contract {
             get_or_insert_computes_once_and_recomputes_after_invalidation,
             get_or_insert_does_not_cache_errors,
             a_value_computed_across_an_invalidation_is_not_served_afterwards,
+            concurrent_misses_fill_once_and_share_the_value,
+            a_failed_fill_is_retried_by_a_waiting_caller,
+            stale_entries_are_refilled_once,
+            slots_resolve_and_read_in_batches_and_honour_invalidation,
         );
     };
 }
@@ -212,4 +216,94 @@ pub async fn a_value_computed_across_an_invalidation_is_not_served_afterwards(ba
         cache.get_json_tagged::<Summary>("readiness", "all").await,
         None
     );
+}
+
+/// A fill that takes a while, so that every caller arrives while it runs.
+async fn slow_fill(calls: &AtomicU32) -> Result<Vec<u8>, String> {
+    let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    Ok(format!("fill {n}").into_bytes())
+}
+
+pub async fn concurrent_misses_fill_once_and_share_the_value(backend: &Backend) {
+    let cache = backend.cache("flights");
+    let calls = AtomicU32::new(0);
+    let reads = (0..32).map(|_| {
+        cache.get_or_fill("t", "k", LONG, |_| true, || slow_fill(&calls))
+    });
+    let values = futures::future::join_all(reads).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "32 concurrent misses filled once");
+    for value in values {
+        assert_eq!(value.as_deref(), Ok(&b"fill 1"[..]));
+    }
+    // And the next read is a plain hit.
+    let again = cache
+        .get_or_fill("t", "k", LONG, |_| true, || slow_fill(&calls))
+        .await;
+    assert_eq!(again.as_deref(), Ok(&b"fill 1"[..]));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+pub async fn a_failed_fill_is_retried_by_a_waiting_caller(backend: &Backend) {
+    let cache = backend.cache("flights");
+    let calls = AtomicU32::new(0);
+    let fill = || async {
+        let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if n == 1 {
+            Err("the database went away".to_owned())
+        } else {
+            Ok(b"second".to_vec())
+        }
+    };
+    let (first, second) = tokio::join!(
+        cache.get_or_fill("t", "k", LONG, |_| true, fill),
+        cache.get_or_fill("t", "k", LONG, |_| true, fill),
+    );
+    // Whichever caller filled first got the error; the other filled again, successfully.
+    let mut outcomes = [first.map(|v| v.to_vec()), second.map(|v| v.to_vec())];
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [Ok(b"second".to_vec()), Err("the database went away".to_owned())]
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+pub async fn stale_entries_are_refilled_once(backend: &Backend) {
+    let cache = backend.cache("flights");
+    cache.set_tagged("t", "k", b"stale", LONG).await;
+    let calls = AtomicU32::new(0);
+    let fresh = |bytes: &[u8]| bytes != b"stale";
+    let reads = (0..8).map(|_| cache.get_or_fill("t", "k", LONG, fresh, || slow_fill(&calls)));
+    for value in futures::future::join_all(reads).await {
+        assert_eq!(value.as_deref(), Ok(&b"fill 1"[..]));
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(cache.get_tagged("t", "k").await.as_deref(), Some(&b"fill 1"[..]));
+}
+
+pub async fn slots_resolve_and_read_in_batches_and_honour_invalidation(backend: &Backend) {
+    let cache = backend.cache("batches");
+    let slots = cache.slots(&[("svc:a", "summary"), ("svc:b", "summary")]).await;
+    assert!(slots.iter().all(Option::is_some));
+    cache
+        .write(slots[0].as_ref().unwrap(), bytes::Bytes::from_static(b"a"), LONG)
+        .await;
+    let read = cache.read_many(&slots).await;
+    assert_eq!(read[0].as_deref(), Some(&b"a"[..]));
+    assert_eq!(read[1], None);
+    // A slot resolved one by one is the same slot.
+    assert_eq!(cache.slot("svc:a", "summary").await, slots[0]);
+
+    cache.invalidate("svc:a").await;
+    let again = cache.slots(&[("svc:a", "summary"), ("svc:b", "summary")]).await;
+    assert_ne!(again[0], slots[0], "a new generation after the invalidation");
+    assert_eq!(again[1], slots[1], "the other tag is untouched");
+    assert_eq!(cache.read_many(&again).await[0], None);
+    // A value computed before the invalidation and written to its old slot stays unread.
+    cache
+        .write(slots[0].as_ref().unwrap(), bytes::Bytes::from_static(b"old"), LONG)
+        .await;
+    assert_eq!(cache.read_many(&again).await[0], None);
 }
