@@ -68,7 +68,7 @@ impl<'a> Write<'a> {
         audit::record(&self.txn, &self.actor, entry).await?;
         self.txn.commit().await?;
         if let Some((state, service)) = self.readiness_of {
-            readiness::gauges::after_write(state, Some(service)).await;
+            readiness::gauges::after_write(state, service).await;
         }
         Ok(value)
     }
@@ -79,7 +79,7 @@ impl<'a> Write<'a> {
     pub async fn commit_unaudited<T>(self, value: T) -> StoreResult<T> {
         self.txn.commit().await?;
         if let Some((state, service)) = self.readiness_of {
-            readiness::gauges::after_write(state, Some(service)).await;
+            readiness::gauges::after_write(state, service).await;
         }
         Ok(value)
     }

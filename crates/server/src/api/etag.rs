@@ -1,9 +1,11 @@
 //! Optimistic concurrency: resources carry a version, exposed as a strong ETag; writes may
 //! send `If-Match` and get 412 when the resource changed meanwhile.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
+use crate::readiness::cache::Document;
 
 pub fn etag(version: i32) -> HeaderValue {
     // A formatted integer is always a valid header value.
@@ -33,6 +35,45 @@ pub fn check_if_match(headers: &HeaderMap, current: i32) -> Result<(), ApiError>
     }
 }
 
+/// Whether `If-None-Match` names `etag` (RFC 9110 §13.1.2: the weak comparison, so `W/` is
+/// ignored; `*` matches any current representation).
+fn none_match_hits(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|v| v == "*" || v.strip_prefix("W/").unwrap_or(v) == etag)
+}
+
+/// A cached JSON document as the answer to a GET: its bytes with their ETag, or 304 when the
+/// client already holds them. `private, no-cache`: the answer depends on who asks, and a
+/// client must revalidate before reusing it.
+pub fn serve_document(headers: &HeaderMap, doc: &Document) -> Response {
+    let etag = HeaderValue::from_str(doc.etag()).unwrap_or(HeaderValue::from_static("\"\""));
+    let cache_control = HeaderValue::from_static("private, no-cache");
+    if none_match_hits(headers, doc.etag()) {
+        return (
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag), (header::CACHE_CONTROL, cache_control)],
+        )
+            .into_response();
+    }
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::ETAG, etag),
+            (header::CACHE_CONTROL, cache_control),
+        ],
+        doc.body(),
+    )
+        .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,6 +82,21 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::IF_MATCH, HeaderValue::from_str(value).unwrap());
         h
+    }
+
+    #[test]
+    fn if_none_match_uses_the_weak_comparison() {
+        let h = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::IF_NONE_MATCH, HeaderValue::from_str(v).unwrap());
+            h
+        };
+        assert!(none_match_hits(&h("\"ab\""), "\"ab\""));
+        assert!(none_match_hits(&h("W/\"ab\""), "\"ab\""));
+        assert!(none_match_hits(&h("\"x\", \"ab\""), "\"ab\""));
+        assert!(none_match_hits(&h("*"), "\"ab\""));
+        assert!(!none_match_hits(&h("\"x\""), "\"ab\""));
+        assert!(!none_match_hits(&HeaderMap::new(), "\"ab\""));
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Readiness per review, per service and for every service, as computed by
-//! [`crate::readiness`] and served from its cache.
+//! [`crate::readiness`] and served from its cache as ready-made JSON with a strong ETag
+//! (`If-None-Match` gets a 304).
 
-use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use preflight_domain::{ItemState, Readiness, Score, SectionScore, StateCounts, earliest};
 use serde::{Deserialize, Serialize};
@@ -11,11 +13,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::api::etag::serve_document;
 use crate::auth::{AuthUser, Role};
 use crate::docs::problems;
 use crate::error::ApiResult;
-use crate::readiness::{self, ReviewScore, ServiceScore, Timed, cache};
+use crate::readiness::cache::{self, Document};
+use crate::readiness::{self, ReviewScore, ServiceScore, Timed};
 use crate::state::AppState;
+use crate::store::{StoreResult, reviews, services};
 
 /// Items by effective state.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
@@ -242,37 +247,122 @@ impl ServiceReadiness {
     }
 }
 
-fn overview_of(all: &[Timed<ServiceScore>], now: DateTime<Utc>) -> Timed<Overview> {
-    let mut until = None;
-    let services: Vec<ServiceSummary> = all
+impl ServiceSummary {
+    fn of(score: &ServiceScore) -> Self {
+        let r = &score.readiness;
+        let blocking: usize = r.reviews.iter().map(|rr| rr.blocking.len()).sum();
+        Self {
+            service_id: score.service.id,
+            name: score.service.name.clone(),
+            environment: score.service.environment.clone(),
+            ready: r.ready(),
+            ratio: r.overall.ratio,
+            counts: r.overall.counts.into(),
+            blocking: u32::try_from(blocking).unwrap_or(u32::MAX),
+            reviews: u32::try_from(score.reviews.len()).unwrap_or(u32::MAX),
+            last_verified: score.last_verified,
+        }
+    }
+}
+
+/// The key of a service's overview line under its tag.
+const SUMMARY_KEY: &str = "summary";
+
+/// The overview, from each service's cached overview line; the lines missing (the services a
+/// write changed, or all of them on a cold cache) are computed together in a few batched
+/// queries and cached for the next time.
+async fn assemble_overview(state: &AppState) -> StoreResult<Timed<Overview>> {
+    let now = Utc::now();
+    let all = services::all(&state.db).await?;
+    let tags: Vec<String> = all.iter().map(|s| cache::service_tag(s.id)).collect();
+    let keys: Vec<(&str, &str)> = tags.iter().map(|t| (t.as_str(), SUMMARY_KEY)).collect();
+    let slots = state.cache.slots(&keys).await;
+    let mut lines: Vec<Option<Timed<ServiceSummary>>> = state
+        .cache
+        .read_many(&slots)
+        .await
+        .into_iter()
+        .map(|stored| {
+            let doc = Document::fresh_at(stored, now)?;
+            Some((doc.value().ok()?, doc.valid_until()))
+        })
+        .collect();
+    let missing: Vec<Uuid> = all
         .iter()
-        .map(|(score, u)| {
-            until = earliest(until, *u);
-            let s = ServiceReadiness::of(score, now);
-            ServiceSummary {
-                service_id: s.service_id,
-                name: s.name,
-                environment: s.environment,
-                ready: s.ready,
-                ratio: s.overall.ratio,
-                counts: s.overall.counts,
-                blocking: u32::try_from(s.blocking.len()).unwrap_or(u32::MAX),
-                reviews: u32::try_from(s.reviews.len()).unwrap_or(u32::MAX),
-                last_verified: s.last_verified,
+        .zip(&lines)
+        .filter(|(_, line)| line.is_none())
+        .map(|(s, _)| s.id)
+        .collect();
+    if !missing.is_empty() {
+        cache::computed("summary", missing.len() as u64);
+        let only = (missing.len() < all.len()).then_some(missing.as_slice());
+        let mut loaded = reviews::load_many(&state.db, only).await?;
+        for ((svc, line), slot) in all.iter().zip(lines.iter_mut()).zip(&slots) {
+            if line.is_some() {
+                continue;
             }
+            let reviews = loaded.remove(&svc.id).unwrap_or_default();
+            let (score, until) = readiness::score_service(svc, &reviews, now)?;
+            let summary = ServiceSummary::of(&score);
+            if let Some(slot) = slot {
+                let stored = Document::encode(&summary, until)?;
+                state
+                    .cache
+                    .write(slot, stored.into(), state.settings.cache_ttl)
+                    .await;
+            }
+            *line = Some((summary, until));
+        }
+    }
+    let mut until = None;
+    let services: Vec<ServiceSummary> = lines
+        .into_iter()
+        .flatten()
+        .map(|(summary, u)| {
+            until = earliest(until, u);
+            summary
         })
         .collect();
     let ready = u32::try_from(services.iter().filter(|s| s.ready).count()).unwrap_or(u32::MAX);
     let total = u32::try_from(services.len()).unwrap_or(u32::MAX);
-    (
-        Overview {
-            services,
-            total,
-            ready,
-            computed_at: now,
-        },
-        until,
-    )
+    let overview = Overview {
+        services,
+        total,
+        ready,
+        computed_at: now,
+    };
+    Ok((overview, until))
+}
+
+/// The cached readiness document of one review.
+pub async fn review_document(state: &AppState, id: Uuid) -> StoreResult<Document> {
+    let service = reviews::service_of(&state.db, id).await?;
+    let tag = cache::service_tag(service);
+    cache::document(state, "review", &tag, &format!("review:{id}"), || async {
+        let now = Utc::now();
+        let (score, until) = readiness::review(&state.db, id, now).await?;
+        Ok((ReviewReadiness::of(&score, now), until))
+    })
+    .await
+}
+
+/// The cached readiness document of one service.
+pub async fn service_document(state: &AppState, id: Uuid) -> StoreResult<Document> {
+    let tag = cache::service_tag(id);
+    cache::document(state, "service", &tag, "service", || async {
+        let now = Utc::now();
+        let (score, until) = readiness::service(&state.db, id, now).await?;
+        Ok((ServiceReadiness::of(&score, now), until))
+    })
+    .await
+}
+
+/// The cached overview document.
+pub async fn overview_document(state: &AppState) -> StoreResult<Document> {
+    cache::document(state, "overview", cache::OVERVIEW_TAG, "overview", || {
+        assemble_overview(state)
+    })
+    .await
 }
 
 /// Readiness of a review, of a service and of every service.
@@ -285,60 +375,60 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(get, path = "/reviews/{id}/readiness", operation_id = "get_review_readiness", tag = "readiness", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Review id")),
-    responses((status = 200, description = "Readiness of the review", body = ReviewReadiness),
+    params(("id" = Uuid, Path, description = "Review id"),
+        ("If-None-Match" = Option<String>, Header, description = "The ETag of a copy the client holds: 304 when it is current")),
+    responses((status = 200, description = "Readiness of the review", body = ReviewReadiness,
+            headers(("ETag" = String, description = "Strong validator of this answer"))),
+        (status = 304, description = "Not modified: the copy whose ETag was sent is current"),
         (status = 400, response = problems::BadRequest),
         (status = 401, response = problems::Unauthorized),
         (status = 404, response = problems::NotFound)))]
 pub async fn review(
     State(state): State<AppState>,
     auth: AuthUser,
+    headers: HeaderMap,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<ReviewReadiness>> {
+) -> ApiResult<Response> {
     auth.require_role(Role::Viewer)?;
-    let db = &state.db;
-    let value = cache::cached(&state, &format!("review:{id}"), || async move {
-        let now = Utc::now();
-        let (score, until) = readiness::review(db, id, now).await?;
-        ApiResult::Ok((ReviewReadiness::of(&score, now), until))
-    })
-    .await?;
-    Ok(Json(value))
+    Ok(serve_document(
+        &headers,
+        &review_document(&state, id).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/services/{id}/readiness", operation_id = "get_service_readiness", tag = "readiness", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Service id")),
-    responses((status = 200, description = "Readiness of the service over all its reviews", body = ServiceReadiness),
+    params(("id" = Uuid, Path, description = "Service id"),
+        ("If-None-Match" = Option<String>, Header, description = "The ETag of a copy the client holds: 304 when it is current")),
+    responses((status = 200, description = "Readiness of the service over all its reviews", body = ServiceReadiness,
+            headers(("ETag" = String, description = "Strong validator of this answer"))),
+        (status = 304, description = "Not modified: the copy whose ETag was sent is current"),
         (status = 400, response = problems::BadRequest),
         (status = 401, response = problems::Unauthorized),
         (status = 404, response = problems::NotFound)))]
 pub async fn service(
     State(state): State<AppState>,
     auth: AuthUser,
+    headers: HeaderMap,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<ServiceReadiness>> {
+) -> ApiResult<Response> {
     auth.require_role(Role::Viewer)?;
-    let db = &state.db;
-    let value = cache::cached(&state, &format!("service:{id}"), || async move {
-        let now = Utc::now();
-        let (score, until) = readiness::service(db, id, now).await?;
-        ApiResult::Ok((ServiceReadiness::of(&score, now), until))
-    })
-    .await?;
-    Ok(Json(value))
+    Ok(serve_document(
+        &headers,
+        &service_document(&state, id).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/readiness", operation_id = "get_readiness_overview", tag = "readiness", security(("bearer" = [])),
-    responses((status = 200, description = "Readiness of every service, by name", body = Overview),
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of a copy the client holds: 304 when it is current")),
+    responses((status = 200, description = "Readiness of every service, by name", body = Overview,
+            headers(("ETag" = String, description = "Strong validator of this answer"))),
+        (status = 304, description = "Not modified: the copy whose ETag was sent is current"),
         (status = 401, response = problems::Unauthorized)))]
-pub async fn overview(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Overview>> {
+pub async fn overview(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     auth.require_role(Role::Viewer)?;
-    let db = &state.db;
-    let value = cache::cached(&state, "overview", || async move {
-        let now = Utc::now();
-        let all = readiness::all(db, now).await?;
-        ApiResult::Ok(overview_of(&all, now))
-    })
-    .await?;
-    Ok(Json(value))
+    Ok(serve_document(&headers, &overview_document(&state).await?))
 }

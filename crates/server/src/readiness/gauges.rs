@@ -22,11 +22,10 @@ pub const STATE_LABELS: [(&str, ItemState); 5] = [
     ("waived", ItemState::Waived),
 ];
 
-/// After every committed write that can change readiness: invalidate the cache and refresh
-/// the gauges of the service concerned. Never fails the write that already happened.
-pub async fn after_write(state: &AppState, service: Option<Uuid>) {
-    super::cache::invalidate(state).await;
-    let Some(id) = service else { return };
+/// After every committed write that can change readiness: invalidate the cached readiness of
+/// the service concerned (and the overview) and refresh its gauges. Never fails the write that already happened.
+pub async fn after_write(state: &AppState, id: Uuid) {
+    super::cache::invalidate_service(state, id).await;
     match super::service(&state.db, id, Utc::now()).await {
         Ok((score, _)) => publish(&score),
         // A deleted service keeps its last values (the exporter cannot drop series).
@@ -68,6 +67,7 @@ fn publish(score: &ServiceScore) {
 
 /// `# HELP` lines, so the gauges are documented before the first value.
 pub fn describe() {
+    super::cache::describe();
     metrics::describe_gauge!(
         RATIO_GAUGE,
         "Passed and waived items over applicable items of a service, 0..1."

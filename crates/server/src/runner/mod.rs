@@ -341,7 +341,7 @@ async fn refresher(shared: Arc<Shared>) {
             Err(_) => continue,
         };
         for service in services {
-            readiness::gauges::after_write(&shared.state, Some(service)).await;
+            readiness::gauges::after_write(&shared.state, service).await;
         }
     }
 }

@@ -12,7 +12,7 @@ use preflight_domain::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -168,6 +168,17 @@ pub async fn load<C: ConnectionTrait>(db: &C, id: Uuid) -> StoreResult<LoadedRev
         .all(db)
         .await?;
     LoadedReview::assemble(review, rows)
+}
+
+/// The service a review belongs to (deleted or not: a review never moves to another service).
+pub async fn service_of<C: ConnectionTrait>(db: &C, id: Uuid) -> StoreResult<Uuid> {
+    let service: Option<Uuid> = review::Entity::find_by_id(id)
+        .select_only()
+        .column(review::Column::ServiceId)
+        .into_tuple()
+        .one(db)
+        .await?;
+    service.ok_or_else(|| StoreError::NotFound(format!("no review {id}")))
 }
 
 /// Every live review of the given services (all live services when `None`), grouped by

@@ -13,7 +13,9 @@ use uuid::Uuid;
 
 use super::views::{SectionBlock, percent, sections_of, when_or_never};
 use super::{Layout, WebError, WebResult, WebUser, render, see_other};
-use crate::api::readiness::{self as readiness_api, ServiceSummary};
+use crate::api::readiness::{
+    self as readiness_api, Overview, ReviewReadiness, ServiceReadiness, ServiceSummary,
+};
 use crate::api::review_items::{ItemAction, perform};
 use crate::api::reviews::{AttachChecklist, attach_checklist};
 use crate::api::services::{CreateService, register};
@@ -61,9 +63,7 @@ pub async fn overview(
     user: WebUser,
     Query(params): Query<OverviewParams>,
 ) -> WebResult {
-    let overview = readiness_api::overview(State(state.clone()), user.auth.clone())
-        .await?
-        .0;
+    let overview: Overview = readiness_api::overview_document(&state).await?.value()?;
     let ids: Vec<Uuid> = overview.services.iter().map(|s| s.service_id).collect();
     let owners_of = services::owners_of(&state.db, &ids).await?;
     let environment = given(params.environment);
@@ -238,21 +238,15 @@ struct ServicePage {
 pub async fn page(State(state): State<AppState>, user: WebUser, Path(id): Path<Uuid>) -> WebResult {
     let svc = services::find(&state.db, id).await?;
     let owners = services::owners(&state.db, id).await?;
-    let readiness = readiness_api::service(State(state.clone()), user.auth.clone(), Path(id))
-        .await?
-        .0;
+    let readiness: ServiceReadiness = readiness_api::service_document(&state, id).await?.value()?;
     let now = Utc::now();
     let mut blocks = Vec::with_capacity(readiness.reviews.len());
     for brief in &readiness.reviews {
         let lr = reviews::load(&state.db, brief.review_id).await?;
         let view = crate::api::reviews::view(&lr, now)?;
-        let score = readiness_api::review(
-            State(state.clone()),
-            user.auth.clone(),
-            Path(brief.review_id),
-        )
-        .await?
-        .0;
+        let score: ReviewReadiness = readiness_api::review_document(&state, brief.review_id)
+            .await?
+            .value()?;
         let ratios: Vec<(Option<String>, f64)> = score
             .sections
             .iter()

@@ -17,6 +17,7 @@ mod http;
 mod observability;
 mod ratelimit;
 mod readiness;
+mod readiness_cache;
 mod replicas;
 mod reviews;
 mod runner;
