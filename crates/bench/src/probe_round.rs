@@ -18,10 +18,8 @@
 //! `PROBE_CONCURRENCY`, `PROBE_HOST_CONCURRENCY` and `PROBE_QUEUE` set in the bench's
 //! environment reach the server (the figures printed say which were in effect).
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -29,6 +27,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+
+use crate::server::{Api, Launch, LogStats, Server, proc_mib};
 
 /// Longest round the budget allows.
 pub const ROUND_BUDGET: Duration = Duration::from_secs(10);
@@ -47,9 +47,6 @@ const POLL_EVERY: Duration = Duration::from_millis(100);
 const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 /// A round that takes longer than this is abandoned (something is broken, not slow).
 const ROUND_LIMIT: Duration = Duration::from_secs(180);
-
-const EMAIL: &str = "bench@example.com";
-const PASSWORD: &str = "Bench-Password-12345";
 
 /// What to run.
 pub struct Options {
@@ -148,216 +145,6 @@ fn checklist(service: usize, items: usize) -> String {
         ));
     }
     md
-}
-
-/// What the server's log said.
-#[derive(Clone, Default)]
-struct LogStats {
-    lines: u64,
-    bytes: u64,
-    warnings: u64,
-    /// The first few warnings and errors, verbatim.
-    samples: Vec<String>,
-}
-
-/// The server process, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    log: Arc<Mutex<LogStats>>,
-    stderr: Arc<Mutex<String>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn start(bin: &str) -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let mut child = Command::new(bin)
-            .arg("serve")
-            .env("DATA_DIR", dir.path())
-            .env("PORT", port.to_string())
-            .env("LOG_FORMAT", "json")
-            .env("LOG_LEVEL", "info")
-            .env("ADMIN_EMAIL", EMAIL)
-            .env("ADMIN_PASSWORD", PASSWORD)
-            .env("RATE_LIMIT_AUTHENTICATED", "100000000/s")
-            .env("RATE_LIMIT_RUNS", "10000/m")
-            .env("PROBE_SCHEDULER", "true")
-            .env("PROBE_INTERVAL", "24h")
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| {
-                format!("starting {bin} (build it: cargo build --release -p preflight)")
-            })?;
-        let log = Arc::new(Mutex::new(LogStats::default()));
-        if let Some(stdout) = child.stdout.take() {
-            let log = log.clone();
-            std::thread::spawn(move || drain_log(stdout, &log));
-        }
-        let stderr = Arc::new(Mutex::new(String::new()));
-        if let Some(mut pipe) = child.stderr.take() {
-            let stderr = stderr.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = pipe.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    if let Ok(mut s) = stderr.lock()
-                        && s.len() < 16 * 1024
-                    {
-                        s.push_str(&String::from_utf8_lossy(&buf[..n]));
-                    }
-                }
-            });
-        }
-        Ok(Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-            stderr,
-            _dir: dir,
-        })
-    }
-
-    async fn ready(&mut self, client: &reqwest::Client) -> anyhow::Result<()> {
-        let started = Instant::now();
-        loop {
-            if let Ok(r) = client
-                .get(format!("{}/health/ready", self.base))
-                .send()
-                .await
-                && r.status().is_success()
-            {
-                return Ok(());
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                bail!("preflight exited ({status}): {}", self.stderr_text());
-            }
-            if started.elapsed() > Duration::from_secs(30) {
-                bail!("preflight did not become ready: {}", self.stderr_text());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn stderr_text(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-}
-
-fn drain_log(stdout: impl Read, log: &Mutex<LogStats>) {
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                let Ok(mut stats) = log.lock() else { return };
-                stats.lines += 1;
-                stats.bytes += n as u64;
-                if line.contains("\"level\":\"WARN\"") || line.contains("\"level\":\"ERROR\"") {
-                    stats.warnings += 1;
-                    if stats.samples.len() < 3 {
-                        stats
-                            .samples
-                            .push(line.trim_end().chars().take(300).collect());
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// A `VmRSS:`/`VmHWM:` figure of `/proc/<pid>/status`, MiB.
-fn proc_mib(pid: u32, field: &str) -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .with_context(|| format!("no {field} in /proc/{pid}/status"))?
-        .parse()?;
-    Ok(kb / 1024.0)
-}
-
-/// An authenticated JSON client of the API.
-struct Api {
-    client: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    async fn login(client: &reqwest::Client, base: &str) -> anyhow::Result<Self> {
-        let login: Value = client
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"email": EMAIL, "password": PASSWORD}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let token = login["access_token"]
-            .as_str()
-            .context("login answered without an access_token")?
-            .to_owned();
-        Ok(Self {
-            client: client.clone(),
-            base: base.to_owned(),
-            token,
-        })
-    }
-
-    /// Sends `req`, expects `want`, returns the response.
-    async fn expect(
-        &self,
-        req: reqwest::RequestBuilder,
-        want: StatusCode,
-        what: &str,
-    ) -> anyhow::Result<reqwest::Response> {
-        let res = req.bearer_auth(&self.token).send().await?;
-        if res.status() != want {
-            let status = res.status();
-            let body = res.text().await.unwrap_or_default();
-            bail!("{what}: {status} (wanted {want}): {body}");
-        }
-        Ok(res)
-    }
-
-    async fn created(&self, req: reqwest::RequestBuilder, what: &str) -> anyhow::Result<String> {
-        let body: Value = self
-            .expect(req, StatusCode::CREATED, what)
-            .await?
-            .json()
-            .await?;
-        Ok(body["id"]
-            .as_str()
-            .with_context(|| format!("{what}: no id in {body}"))?
-            .to_owned())
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
 }
 
 /// Registers the services, imports their checklists and attaches them.
@@ -668,8 +455,12 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()?;
-    let mut server = Server::start(&opts.bin)?;
-    server.ready(&client).await?;
+    let launch = Launch::new(&opts.bin)
+        .env("RATE_LIMIT_RUNS", "10000/m")
+        .env("PROBE_SCHEDULER", "true")
+        .env("PROBE_INTERVAL", "24h");
+    let mut server = Server::start(&launch)?;
+    server.ready(&client, Instant::now()).await?;
     let api = Arc::new(Api::login(&client, &server.base).await?);
 
     let setup_started = Instant::now();
