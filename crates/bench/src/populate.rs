@@ -145,7 +145,11 @@ pub async fn decide_item(api: &Api, review: &str, key: &str, action: &str) -> an
     api.expect(
         api.client
             .post(api.url(&format!("/api/v1/reviews/{review}/items/{}", segment(key))))
-            .json(&json!({"action": action, "comment": "recorded by the benchmark"})),
+            .json(&if action == "not_applicable" {
+                json!({"action": action, "reason": "recorded by the benchmark"})
+            } else {
+                json!({"action": action, "comment": "recorded by the benchmark"})
+            }),
         StatusCode::OK,
         "deciding an item",
     )

@@ -471,7 +471,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let steady = round(&api, &services, server.pid(), &hits).await?;
     let peak_rss = proc_mib(server.pid(), "VmHWM:")?;
     let rss_after = proc_mib(server.pid(), "VmRSS:")?;
-    let log = server.log.lock().map(|l| l.clone()).unwrap_or_default();
+    let log = server.log_stats();
     drop(server);
 
     let total = opts.services * opts.items;

@@ -56,10 +56,13 @@ impl Launch {
 }
 
 /// The server process, killed when dropped; its data directory lives as long as `dir`.
+///
+/// Its stdout (the JSON log) goes to a file, as a container runtime's log driver would take
+/// it: no reader of ours competes with the server for the CPU while it is measured.
 pub struct Server {
     child: Child,
     pub base: String,
-    pub log: Arc<Mutex<LogStats>>,
+    log_path: PathBuf,
     stderr: Arc<Mutex<String>>,
     pub dir: Arc<tempfile::TempDir>,
 }
@@ -111,10 +114,13 @@ impl Server {
         for (k, v) in &launch.env {
             cmd.env(k, v);
         }
+        // One log file per start, beside the data.
+        let log_path = dir.path().join(format!("server-{port}.log"));
+        let log_file = std::fs::File::create(&log_path)?;
         let mut child = cmd
             .current_dir(dir.path())
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(Stdio::from(log_file))
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| {
@@ -123,11 +129,6 @@ impl Server {
                     launch.bin
                 )
             })?;
-        let log = Arc::new(Mutex::new(LogStats::default()));
-        if let Some(stdout) = child.stdout.take() {
-            let log = log.clone();
-            std::thread::spawn(move || drain_log(stdout, &log));
-        }
         let stderr = Arc::new(Mutex::new(String::new()));
         if let Some(mut pipe) = child.stderr.take() {
             let stderr = stderr.clone();
@@ -148,7 +149,7 @@ impl Server {
         Ok(Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
-            log,
+            log_path,
             stderr,
             dir,
         })
@@ -190,8 +191,11 @@ impl Server {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// What the log file says so far.
     pub fn log_stats(&self) -> LogStats {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+        std::fs::File::open(&self.log_path)
+            .map(read_log)
+            .unwrap_or_default()
     }
 
     pub fn rss_mib(&self) -> f64 {
@@ -206,31 +210,22 @@ impl Server {
     }
 }
 
-fn drain_log(stdout: impl Read, log: &Mutex<LogStats>) {
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                let Ok(mut stats) = log.lock() else { return };
-                stats.lines += 1;
-                stats.bytes += n as u64;
-                if line.contains("\"target\":\"sqlx::query\"") {
-                    stats.statements += 1;
-                }
-                if line.contains("\"level\":\"WARN\"") || line.contains("\"level\":\"ERROR\"") {
-                    stats.warnings += 1;
-                    if stats.samples.len() < 3 {
-                        stats
-                            .samples
-                            .push(line.trim_end().chars().take(300).collect());
-                    }
-                }
+fn read_log(file: impl Read) -> LogStats {
+    let mut stats = LogStats::default();
+    for line in BufReader::new(file).lines().map_while(Result::ok) {
+        stats.lines += 1;
+        stats.bytes += line.len() as u64 + 1;
+        if line.contains("\"target\":\"sqlx::query\"") {
+            stats.statements += 1;
+        }
+        if line.contains("\"level\":\"WARN\"") || line.contains("\"level\":\"ERROR\"") {
+            stats.warnings += 1;
+            if stats.samples.len() < 3 {
+                stats.samples.push(line.chars().take(300).collect());
             }
         }
     }
+    stats
 }
 
 /// A `VmRSS:`/`VmHWM:` figure of `/proc/<pid>/status`, MiB.

@@ -66,11 +66,17 @@ async fn replicas_missing_one_entry_together_fill_it_once() {
     let fills = std::sync::atomic::AtomicU32::new(0);
     let reads = replicas.iter().flat_map(|cache| {
         (0..8).map(|_| {
-            cache.get_or_fill("overview", "all", LONG, |_| true, || async {
-                fills.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                Ok::<_, std::convert::Infallible>(b"computed once".to_vec())
-            })
+            cache.get_or_fill(
+                "overview",
+                "all",
+                LONG,
+                |_| true,
+                || async {
+                    fills.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    Ok::<_, std::convert::Infallible>(b"computed once".to_vec())
+                },
+            )
         })
     });
     let values = futures::future::join_all(reads).await;

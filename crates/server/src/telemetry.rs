@@ -7,10 +7,21 @@ use tracing_subscriber::prelude::*;
 
 use crate::config::LogFormat;
 
+/// Keeps the JSON log's writer thread: dropping it writes out every line still queued, so hold
+/// it until the process is done logging.
+#[must_use = "dropping the guard stops the log writer"]
+pub struct LogGuard {
+    _writer: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
 /// Installs the global subscriber. Safe to call once per process. With `log_queries`
 /// (`DB_LOG_QUERIES=true`) sqlx's per-statement lines (info) pass the filter; otherwise only
 /// its warnings (slow statements) do.
-pub fn init(level: &str, format: LogFormat, log_queries: bool) {
+///
+/// JSON lines (the server's log) are written by a thread of their own through a buffer, so a
+/// request never waits on a `write` to stdout; the queue is not lossy (a full queue makes the
+/// logging thread wait rather than drop a line): one access-log line per request holds.
+pub fn init(level: &str, format: LogFormat, log_queries: bool) -> LogGuard {
     // Quieter defaults for chatty dependencies unless the operator asks for them explicitly.
     let sqlx = if log_queries { "info" } else { "warn" };
     let directives = if level.contains('=') {
@@ -20,23 +31,32 @@ pub fn init(level: &str, format: LogFormat, log_queries: bool) {
     };
     let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
-    let result = match format {
-        LogFormat::Json => registry
-            .with(
-                fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(false)
-                    .with_span_list(false)
-                    .with_target(true)
-                    .with_writer(std::io::stdout),
-            )
-            .try_init(),
-        LogFormat::Pretty => registry
-            .with(fmt::layer().with_target(false).with_writer(std::io::stdout))
-            .try_init(),
+    let (result, guard) = match format {
+        LogFormat::Json => {
+            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .lossy(false)
+                .thread_name("preflight-log")
+                // Buffered: the thread writes whatever queued up in one go, flushing when
+                // the queue runs empty.
+                .finish(std::io::BufWriter::new(std::io::stdout()));
+            let layer = fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(false)
+                .with_target(true)
+                .with_writer(writer);
+            (registry.with(layer).try_init(), Some(guard))
+        }
+        LogFormat::Pretty => (
+            registry
+                .with(fmt::layer().with_target(false).with_writer(std::io::stdout))
+                .try_init(),
+            None,
+        ),
     };
     if result.is_err() {
         eprintln!("logging was already initialised");
     }
+    LogGuard { _writer: guard }
 }

@@ -161,7 +161,8 @@ impl Cache {
     /// Stores `value` as JSON, untagged, for `ttl`.
     pub async fn set_json<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Duration) {
         if let Some(bytes) = self.encode(value) {
-            self.store(&untagged_slot(key), Bytes::from(bytes), ttl).await;
+            self.store(&untagged_slot(key), Bytes::from(bytes), ttl)
+                .await;
         }
     }
 
@@ -214,7 +215,9 @@ impl Cache {
         // decoded twice. (A Mutex rather than a Cell: the future must stay Send.)
         let mine: std::sync::Mutex<Option<T>> = std::sync::Mutex::new(None);
         let keep = |value: T| {
-            *mine.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(value);
+            *mine
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(value);
         };
         let bytes = self
             .get_or_fill(
@@ -258,7 +261,7 @@ impl Cache {
         tag: &str,
         key: &str,
         ttl: Duration,
-        fresh: impl Fn(&[u8]) -> bool,
+        fresh: impl Fn(&[u8]) -> bool + Sync,
         fill: F,
     ) -> Result<Bytes, E>
     where

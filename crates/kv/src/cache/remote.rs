@@ -118,11 +118,14 @@ impl Remote {
             invocation.key(self.generation_key(tag));
         }
         invocation.arg(ttl_ms);
-        self.breaker.record(invocation.invoke_async(&mut conn).await)
+        self.breaker
+            .record(invocation.invoke_async(&mut conn).await)
     }
 
     pub(super) async fn get(&self, slot: &str) -> Result<Option<Bytes>, redis::RedisError> {
-        let value: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(self.data_key(slot))).await?;
+        let value: Option<Vec<u8>> = self
+            .query(redis::cmd("GET").arg(self.data_key(slot)))
+            .await?;
         Ok(value.map(Bytes::from))
     }
 
@@ -166,7 +169,11 @@ impl Remote {
 
     /// Takes the fill lock of `slot`, or waits (up to [`FILL_WAIT`]) for the replica holding
     /// it to store a value that `fresh` accepts.
-    pub(super) async fn claim_fill(&self, slot: &str, fresh: &dyn Fn(&[u8]) -> bool) -> Fill {
+    pub(super) async fn claim_fill<F: Fn(&[u8]) -> bool + Sync>(
+        &self,
+        slot: &str,
+        fresh: &F,
+    ) -> Fill {
         let ttl_ms = u64::try_from(FILL_LOCK_TTL.as_millis()).unwrap_or(u64::MAX);
         let lock = redis::cmd("SET")
             .arg(self.lock_key(slot))

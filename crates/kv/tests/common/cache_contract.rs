@@ -228,11 +228,13 @@ async fn slow_fill(calls: &AtomicU32) -> Result<Vec<u8>, String> {
 pub async fn concurrent_misses_fill_once_and_share_the_value(backend: &Backend) {
     let cache = backend.cache("flights");
     let calls = AtomicU32::new(0);
-    let reads = (0..32).map(|_| {
-        cache.get_or_fill("t", "k", LONG, |_| true, || slow_fill(&calls))
-    });
+    let reads = (0..32).map(|_| cache.get_or_fill("t", "k", LONG, |_| true, || slow_fill(&calls)));
     let values = futures::future::join_all(reads).await;
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "32 concurrent misses filled once");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "32 concurrent misses filled once"
+    );
     for value in values {
         assert_eq!(value.as_deref(), Ok(&b"fill 1"[..]));
     }
@@ -265,7 +267,10 @@ pub async fn a_failed_fill_is_retried_by_a_waiting_caller(backend: &Backend) {
     outcomes.sort();
     assert_eq!(
         outcomes,
-        [Ok(b"second".to_vec()), Err("the database went away".to_owned())]
+        [
+            Ok(b"second".to_vec()),
+            Err("the database went away".to_owned())
+        ]
     );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
@@ -280,15 +285,24 @@ pub async fn stale_entries_are_refilled_once(backend: &Backend) {
         assert_eq!(value.as_deref(), Ok(&b"fill 1"[..]));
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    assert_eq!(cache.get_tagged("t", "k").await.as_deref(), Some(&b"fill 1"[..]));
+    assert_eq!(
+        cache.get_tagged("t", "k").await.as_deref(),
+        Some(&b"fill 1"[..])
+    );
 }
 
 pub async fn slots_resolve_and_read_in_batches_and_honour_invalidation(backend: &Backend) {
     let cache = backend.cache("batches");
-    let slots = cache.slots(&[("svc:a", "summary"), ("svc:b", "summary")]).await;
+    let slots = cache
+        .slots(&[("svc:a", "summary"), ("svc:b", "summary")])
+        .await;
     assert!(slots.iter().all(Option::is_some));
     cache
-        .write(slots[0].as_ref().unwrap(), bytes::Bytes::from_static(b"a"), LONG)
+        .write(
+            slots[0].as_ref().unwrap(),
+            bytes::Bytes::from_static(b"a"),
+            LONG,
+        )
         .await;
     let read = cache.read_many(&slots).await;
     assert_eq!(read[0].as_deref(), Some(&b"a"[..]));
@@ -297,13 +311,22 @@ pub async fn slots_resolve_and_read_in_batches_and_honour_invalidation(backend: 
     assert_eq!(cache.slot("svc:a", "summary").await, slots[0]);
 
     cache.invalidate("svc:a").await;
-    let again = cache.slots(&[("svc:a", "summary"), ("svc:b", "summary")]).await;
-    assert_ne!(again[0], slots[0], "a new generation after the invalidation");
+    let again = cache
+        .slots(&[("svc:a", "summary"), ("svc:b", "summary")])
+        .await;
+    assert_ne!(
+        again[0], slots[0],
+        "a new generation after the invalidation"
+    );
     assert_eq!(again[1], slots[1], "the other tag is untouched");
     assert_eq!(cache.read_many(&again).await[0], None);
     // A value computed before the invalidation and written to its old slot stays unread.
     cache
-        .write(slots[0].as_ref().unwrap(), bytes::Bytes::from_static(b"old"), LONG)
+        .write(
+            slots[0].as_ref().unwrap(),
+            bytes::Bytes::from_static(b"old"),
+            LONG,
+        )
         .await;
     assert_eq!(cache.read_many(&again).await[0], None);
 }

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::api::etag::serve_document;
 use crate::auth::{AuthUser, Role};
+use crate::db::entities::service;
 use crate::docs::problems;
 use crate::error::ApiResult;
 use crate::readiness::cache::{self, Document};
@@ -287,22 +288,25 @@ async fn assemble_overview(state: &AppState) -> StoreResult<Timed<Overview>> {
             Some((doc.value().ok()?, doc.valid_until()))
         })
         .collect();
-    let missing: Vec<Uuid> = all
-        .iter()
-        .zip(&lines)
-        .filter(|(_, line)| line.is_none())
-        .map(|(s, _)| s.id)
-        .collect();
-    if !missing.is_empty() {
-        cache::computed("summary", missing.len() as u64);
-        let only = (missing.len() < all.len()).then_some(missing.as_slice());
-        let mut loaded = reviews::load_many(&state.db, only).await?;
-        for ((svc, line), slot) in all.iter().zip(lines.iter_mut()).zip(&slots) {
+    let missing = lines.iter().filter(|line| line.is_none()).count();
+    if missing > 0 {
+        cache::computed("summary", missing as u64);
+        let stale: Vec<service::Model> = all
+            .iter()
+            .zip(&lines)
+            .filter(|(_, line)| line.is_none())
+            .map(|(s, _)| s.clone())
+            .collect();
+        let mut scores = readiness::score_services(&state.db, &stale, now)
+            .await?
+            .into_iter();
+        for (line, slot) in lines.iter_mut().zip(&slots) {
             if line.is_some() {
                 continue;
             }
-            let reviews = loaded.remove(&svc.id).unwrap_or_default();
-            let (score, until) = readiness::score_service(svc, &reviews, now)?;
+            let Some((score, until)) = scores.next() else {
+                break;
+            };
             let summary = ServiceSummary::of(&score);
             if let Some(slot) = slot {
                 let stored = Document::encode(&summary, until)?;

@@ -78,42 +78,44 @@ async fn jwt_auth(state: &AppState, token: &str) -> Authentication {
 
 async fn api_token_auth(state: &AppState, token: &str) -> Authentication {
     let hash = preflight_security::hash_token(token);
-    let found = api_tokens::find_with_owner(&state.db, &hash).await;
-    let (tok, owner) = match found {
-        Ok(Some((tok, Some(owner)))) => (tok, owner),
-        Ok(_) => return Authentication::Invalid("API token is not valid"),
+    let tok = match standing::of_api_token(state, &hash).await {
+        Ok(Some(tok)) => tok,
+        Ok(None) => return Authentication::Invalid("API token is not valid"),
         Err(e) => {
             tracing::error!(error = %e, "API token lookup failed");
             return Authentication::Invalid("API token could not be verified");
         }
     };
     let now = Utc::now();
-    if tok.revoked_at.is_some() {
+    if tok.revoked {
         return Authentication::Invalid("API token has been revoked");
     }
     if tok.expires_at.is_some_and(|e| e <= now) {
         return Authentication::Invalid("API token has expired");
     }
-    if owner.disabled {
+    if tok.owner_disabled {
         return Authentication::Invalid("the token's owner is disabled");
     }
-    let Ok(role) = owner.role.parse::<Role>() else {
+    let Ok(role) = tok.role.parse::<Role>() else {
         return Authentication::Invalid("the token's owner has an unknown role");
     };
     // Writing on every request would turn reads into writes; a minute's precision is enough.
     if tok
         .last_used_at
         .is_none_or(|t| now - t > chrono::Duration::seconds(60))
-        && let Err(e) = api_tokens::touch(&state.db, &tok, now).await
     {
-        tracing::warn!(error = %e, "could not record API token use");
+        match api_tokens::touch(&state.db, tok.token_id, now).await {
+            // The cached copy still has the old time: drop it, or every request would write.
+            Ok(()) => standing::forget_api_token(state, &hash).await,
+            Err(e) => tracing::warn!(error = %e, "could not record API token use"),
+        }
     }
     Authentication::Authenticated(AuthUser {
-        user_id: owner.id,
-        email: owner.email,
+        user_id: tok.owner_id,
+        email: tok.email,
         role,
         credential: Credential::ApiToken {
-            id: tok.id,
+            id: tok.token_id,
             scopes: Scope::parse_list(&tok.scopes),
         },
     })

@@ -3,17 +3,22 @@
 //! as they were when the token was issued. Checked on every request, so demoting, disabling,
 //! deleting, a new password and logout take effect at once rather than when the token expires.
 //!
-//! The answer is cached for [`TTL`] under a tag per user; every change that can revoke a
-//! token calls [`forget`] after it commits, so the writer's replica (and, with Redis, every
-//! replica) sees it on the next request. Without Redis another replica sees it within [`TTL`].
+//! Personal API tokens likewise ([`of_api_token`]): the token as stored and its owner as they
+//! are now, cached per token.
+//!
+//! Answers are cached for [`TTL`] under a tag per user (sessions) or per token; every change
+//! that can revoke a token calls [`forget`] (or [`forget_api_token`]) after it commits, so the
+//! writer's replica (and, with Redis, every replica) sees it on the next request. Without
+//! Redis another replica sees it within [`TTL`].
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::state::AppState;
-use crate::store::{StoreResult, sessions, users};
+use crate::store::{StoreResult, api_tokens, sessions, users};
 
 /// How long an answer is reused: short, because it bounds how late a revocation made through
 /// another process without a shared cache is seen.
@@ -26,8 +31,27 @@ pub struct Standing {
     pub email: String,
 }
 
+/// A personal API token as stored, and its owner as they are now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenStanding {
+    pub token_id: Uuid,
+    /// Space-separated scopes.
+    pub scopes: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub owner_id: Uuid,
+    pub owner_disabled: bool,
+    pub role: String,
+    pub email: String,
+}
+
 fn tag(user_id: Uuid) -> String {
     format!("auth-user:{user_id}")
+}
+
+fn token_tag(token_hash: &str) -> String {
+    format!("auth-token:{token_hash}")
 }
 
 /// The user of session `sid` as they are now; `None` when the token no longer stands.
@@ -54,8 +78,52 @@ pub async fn of_session(
         .await
 }
 
-/// Drops what is cached about `user_id`'s sessions: call after a change that can revoke them
-/// (role, disabling, password, deletion, logout) has committed.
+/// The API token whose hash is `token_hash` and its owner; `None` when no such token (or
+/// owner) exists. Expiry, revocation and the owner's state are for the caller to judge.
+pub async fn of_api_token(
+    state: &AppState,
+    token_hash: &str,
+) -> StoreResult<Option<TokenStanding>> {
+    let ttl = TTL.min(state.settings.cache_ttl);
+    state
+        .cache
+        .get_or_insert_with_json(&token_tag(token_hash), "token", ttl, || async {
+            let Some((tok, Some(owner))) =
+                api_tokens::find_with_owner(&state.db, token_hash).await?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(TokenStanding {
+                token_id: tok.id,
+                scopes: tok.scopes,
+                expires_at: tok.expires_at,
+                revoked: tok.revoked_at.is_some(),
+                last_used_at: tok.last_used_at,
+                owner_id: owner.id,
+                owner_disabled: owner.disabled,
+                role: owner.role,
+                email: owner.email,
+            }))
+        })
+        .await
+}
+
+/// Drops what is cached about `user_id`'s sessions and API tokens: call after a change that
+/// can revoke them (role, disabling, password, deletion, logout) has committed.
 pub async fn forget(state: &AppState, user_id: Uuid) {
     state.cache.invalidate(&tag(user_id)).await;
+    match api_tokens::hashes_of_user(&state.db, user_id).await {
+        Ok(hashes) => {
+            for hash in hashes {
+                forget_api_token(state, &hash).await;
+            }
+        }
+        // Their entries then expire within TTL.
+        Err(e) => tracing::warn!(error = %e, "could not list a user's API tokens to forget them"),
+    }
+}
+
+/// Drops what is cached about one API token (revoked, or its last use recorded).
+pub async fn forget_api_token(state: &AppState, token_hash: &str) {
+    state.cache.invalidate(&token_tag(token_hash)).await;
 }

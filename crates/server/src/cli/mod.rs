@@ -86,13 +86,14 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if !matches!(command, Command::Healthcheck { .. }) {
+    // Held to the end: dropping it writes out the log lines still queued.
+    let _log = (!matches!(command, Command::Healthcheck { .. })).then(|| {
         let format = match command {
             Command::Serve => settings.log_format,
             _ => crate::config::LogFormat::Pretty,
         };
-        crate::telemetry::init(&settings.log_level, format, settings.db.log_queries);
-    }
+        crate::telemetry::init(&settings.log_level, format, settings.db.log_queries)
+    });
     let result = match command {
         Command::Serve => serve(&settings).await,
         Command::Migrate { action } => migrate::run(&settings, action).await,

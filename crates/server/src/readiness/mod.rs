@@ -90,17 +90,32 @@ pub async fn service<C: ConnectionTrait>(
     score_service(&svc, &loaded, now)
 }
 
+/// Services scored per batch: the reviews of a batch are loaded together (two queries) and
+/// dropped once scored, so memory stays bounded by one batch whatever the number of services.
+const BATCH: usize = 50;
+
+/// Scores `services` at `now`, in batches of [`BATCH`], in order.
+pub async fn score_services<C: ConnectionTrait>(
+    db: &C,
+    services: &[service::Model],
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<Timed<ServiceScore>>> {
+    let mut out = Vec::with_capacity(services.len());
+    for batch in services.chunks(BATCH) {
+        let ids: Vec<Uuid> = batch.iter().map(|s| s.id).collect();
+        let mut by_service = reviews::load_many(db, Some(&ids)).await?;
+        for s in batch {
+            let loaded = by_service.remove(&s.id).unwrap_or_default();
+            out.push(score_service(s, &loaded, now)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Readiness of every live service, by name.
 pub async fn all<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<Timed<ServiceScore>>> {
-    let all = services::all(db).await?;
-    let mut by_service = reviews::load_many(db, None).await?;
-    all.iter()
-        .map(|s| {
-            let loaded = by_service.remove(&s.id).unwrap_or_default();
-            score_service(s, &loaded, now)
-        })
-        .collect()
+    score_services(db, &services::all(db).await?, now).await
 }

@@ -1,8 +1,10 @@
 //! Personal API tokens: stored hashed, scoped, expiring, revocable, with the time of last use.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -39,15 +41,24 @@ pub async fn find_with_owner<C: ConnectionTrait>(
     Ok(Some((tok, owner)))
 }
 
-/// Records that a token was used at `now`.
-pub async fn touch<C: ConnectionTrait>(
-    db: &C,
-    token: &api_token::Model,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    let mut active: api_token::ActiveModel = token.clone().into();
-    active.last_used_at = Set(Some(now));
-    active.update(db).await?;
+/// The hashes of every token of `user_id` (to drop what is cached about them).
+pub async fn hashes_of_user<C: ConnectionTrait>(db: &C, user_id: Uuid) -> StoreResult<Vec<String>> {
+    Ok(api_token::Entity::find()
+        .filter(api_token::Column::UserId.eq(user_id))
+        .select_only()
+        .column(api_token::Column::TokenHash)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Records that the token `id` was used at `now`.
+pub async fn touch<C: ConnectionTrait>(db: &C, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
+    api_token::Entity::update_many()
+        .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
+        .filter(api_token::Column::Id.eq(id))
+        .exec(db)
+        .await?;
     Ok(())
 }
 

@@ -53,8 +53,11 @@ pub fn re_attest_days(row: &review_item::Model) -> Option<u32> {
 }
 
 impl LoadedReview {
-    fn assemble(review: review::Model, rows: Vec<review_item::Model>) -> StoreResult<Self> {
+    fn assemble(mut review: review::Model, rows: Vec<review_item::Model>) -> StoreResult<Self> {
         let mut checklist: Checklist = decode(&review.document, "review document")?;
+        // Decoded into `checklist`; the JSON tree would double what every loaded review (and
+        // every score cloned from it) holds. Reviews are never saved back from this model.
+        review.document = serde_json::Value::Null;
         let item_at: HashMap<String, usize> = checklist
             .items
             .iter()
