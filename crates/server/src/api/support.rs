@@ -55,8 +55,8 @@ pub fn wants_markdown(headers: &HeaderMap, format: Option<Format>) -> bool {
 }
 
 /// A Markdown document response.
-pub fn markdown_response(text: String, version: Option<i32>) -> Response {
-    let mut res = (StatusCode::OK, text).into_response();
+pub fn markdown_response(text: impl Into<axum::body::Body>, version: Option<i32>) -> Response {
+    let mut res = (StatusCode::OK, text.into()).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(MARKDOWN_CONTENT_TYPE),

@@ -250,6 +250,16 @@ async fn new_template_versions_never_rewrite_existing_reviews() {
     let checklist_id = review["checklist_id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/checklists/{checklist_id}");
     let put = |if_match: &str, body: String| admin.put(&path).if_match(if_match).markdown(&body);
+    let markdown = async || {
+        let res = admin
+            .get(&format!("{path}?format=markdown"))
+            .expect_status(200)
+            .await;
+        let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+        (etag, res.text().await.unwrap())
+    };
+    // Read (and so cached) before the new version: the next read must not be that copy.
+    assert_eq!(markdown().await, ("\"v1\"".to_owned(), SMALL.to_owned()));
     let v2 = SMALL.replace("Encryption key is set", "Encryption key is set and rotated")
         + "- [ ] A new item\n";
     let res = put("\"v1\"", v2.clone()).expect_status(200).await;
@@ -294,6 +304,12 @@ async fn new_template_versions_never_rewrite_existing_reviews() {
         .find(|i| i["key"] == key)
         .unwrap();
     assert_eq!(changed["check_definition"], "security_headers");
+    let (etag, md) = markdown().await;
+    assert_eq!(
+        etag, "\"v3\"",
+        "the cached Markdown follows the item's check change"
+    );
+    assert!(md.contains("security_headers"), "{md}");
     check(key)
         .json(&json!({"definition": "telepathy"}))
         .expect_problem(422)

@@ -76,6 +76,7 @@ pub async fn put_item_check(
     let write = Write::begin(&state.db, auth.actor()).await?;
     let change = checklists::replace(write.txn(), &current, next).await?;
     let updated = write.commit(change).await?;
+    super::markdown_cache::forget(&state, current.id).await;
     Ok(json_with_etag(
         StatusCode::OK,
         updated.version,

@@ -2,6 +2,7 @@
 //! as JSON or Markdown, replaced by a new version, archived. Admins manage them, everyone reads.
 
 mod item_check;
+mod markdown_cache;
 mod views;
 
 pub use item_check::{__path_put_item_check, CheckUpdate, put_item_check};
@@ -196,13 +197,11 @@ pub async fn get(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     auth.require_role(Role::Viewer)?;
-    let m = checklists::find(&state.db, id).await?;
     if wants_markdown(&headers, format.format) {
-        return Ok(markdown_response(
-            to_markdown(&document_of(&m)?),
-            Some(m.version),
-        ));
+        let (version, text) = markdown_cache::get(&state, id).await?;
+        return Ok(markdown_response(text, Some(version)));
     }
+    let m = checklists::find(&state.db, id).await?;
     Ok(json_with_etag(StatusCode::OK, m.version, view(&m)?))
 }
 
@@ -245,6 +244,7 @@ pub async fn update(
     let write = Write::begin(&state.db, auth.actor()).await?;
     let change = checklists::replace(write.txn(), &current, next).await?;
     let updated = write.commit(change).await?;
+    markdown_cache::forget(&state, id).await;
     Ok(json_with_etag(
         StatusCode::OK,
         updated.version,
@@ -284,5 +284,6 @@ pub async fn delete(
     let write = Write::begin(&state.db, auth.actor()).await?;
     let change = checklists::archive(write.txn(), &current).await?;
     write.commit(change).await?;
+    markdown_cache::forget(&state, id).await;
     Ok(StatusCode::NO_CONTENT)
 }
