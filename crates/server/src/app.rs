@@ -68,7 +68,9 @@ impl Application {
                 weak.join(", ")
             );
         }
-        provision::seed_builtin(&state.db).await?;
+        if let Some(id) = provision::seed_builtin(&state.db).await? {
+            crate::api::checklists::forget_markdown(&state, id).await;
+        }
         if let Some(lock) = lock {
             lock.release()
                 .await

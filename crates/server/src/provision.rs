@@ -4,6 +4,7 @@
 
 use preflight_domain::{PRODUCTION_READINESS, parse_checklist};
 use sea_orm::DatabaseConnection;
+use uuid::Uuid;
 
 use crate::db::audit::Actor;
 use crate::store::users::{NewPassword, NewUser};
@@ -63,19 +64,23 @@ pub async fn admins_with_default_password(db: &DatabaseConnection) -> anyhow::Re
     Ok(found)
 }
 
-/// Makes sure the built-in template exists and matches this binary's text.
-pub async fn seed_builtin(db: &DatabaseConnection) -> anyhow::Result<()> {
+/// Makes sure the built-in template exists and matches this binary's text; the template's id
+/// when this call gave it a new version (what is cached about it is then stale).
+pub async fn seed_builtin(db: &DatabaseConnection) -> anyhow::Result<Option<Uuid>> {
     let doc = parse_checklist(PRODUCTION_READINESS)
         .map_err(|e| anyhow::anyhow!("the built-in template does not import: {e}"))?;
     match checklists::find_builtin(db).await? {
-        Some(m) if m.source == PRODUCTION_READINESS => Ok(()),
+        Some(m) if m.source == PRODUCTION_READINESS => Ok(None),
         Some(m) => {
             // A newer binary ships new wording: a new version; existing reviews keep theirs.
             let write = Write::begin(db, Actor::system()).await?;
             match checklists::update_builtin(write.txn(), &m, PRODUCTION_READINESS, &doc).await {
-                Ok(change) => Ok(write.commit(change).await?),
-                // Another replica updated it at the same moment.
-                Err(StoreError::Changed(_)) => Ok(()),
+                Ok(change) => {
+                    write.commit(change).await?;
+                    Ok(Some(m.id))
+                }
+                // Another replica updated it at the same moment (and dropped the cache).
+                Err(StoreError::Changed(_)) => Ok(None),
                 Err(e) => Err(e.into()),
             }
         }
@@ -98,10 +103,10 @@ pub async fn seed_builtin(db: &DatabaseConnection) -> anyhow::Result<()> {
                 Ok(change) => {
                     write.commit(change).await?;
                     tracing::info!("installed the built-in checklist template");
-                    Ok(())
+                    Ok(None)
                 }
                 // Another replica inserted it at the same moment.
-                Err(StoreError::Taken { .. }) => Ok(()),
+                Err(StoreError::Taken { .. }) => Ok(None),
                 Err(e) => Err(anyhow::anyhow!("installing the built-in template: {e}")),
             }
         }

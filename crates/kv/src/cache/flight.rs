@@ -30,21 +30,40 @@ impl Flights {
             .entry(slot.to_owned())
             .or_insert_with(|| Arc::new(OnceCell::new()))
             .clone();
-        let result = cell.get_or_try_init(fill).await.cloned();
-        // Done (or failed): later callers read the cache, or start a fresh flight.
-        let mut in_flight = self.lock();
-        if in_flight
-            .get(slot)
-            .is_some_and(|current| Arc::ptr_eq(current, &cell))
-        {
-            in_flight.remove(slot);
-        }
-        result
+        let leave = Leave {
+            flights: self,
+            slot,
+            cell,
+        };
+        leave.cell.get_or_try_init(fill).await.cloned()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<OnceCell<Bytes>>>> {
         self.in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Takes a caller's flight out of the map when it ends (done, failed or cancelled), unless
+/// it failed or was cancelled while others still wait on it: one of them fills next, and
+/// callers arriving meanwhile must join that fill rather than start another.
+struct Leave<'a> {
+    flights: &'a Flights,
+    slot: &'a str,
+    cell: Arc<OnceCell<Bytes>>,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self.flights.lock();
+        let ours = in_flight
+            .get(self.slot)
+            .is_some_and(|current| Arc::ptr_eq(current, &self.cell));
+        // Held by the map and by this guard only: nobody else waits.
+        let alone = Arc::strong_count(&self.cell) <= 2;
+        if ours && (self.cell.initialized() || alone) {
+            in_flight.remove(self.slot);
+        }
     }
 }

@@ -288,17 +288,22 @@ impl Cache {
                     Backend::Redis(remote) => Some(remote),
                     Backend::Local(_) => None,
                 };
-                if let Some(remote) = remote
-                    && let Fill::Filled(value) = remote.claim_fill(&slot.0, &fresh).await
-                {
-                    return Ok(value);
+                let mut lock = None;
+                if let Some(remote) = remote {
+                    match remote.claim_fill(&slot.0, &fresh).await {
+                        Fill::Filled(value) => return Ok(value),
+                        Fill::Compute(token) => lock = token,
+                    }
                 }
+                // Gives the lock back however this ends, a cancelled request included.
+                let _release = lock.map(|token| ReleaseOnDrop {
+                    cache: self.clone(),
+                    slot: slot.0.clone(),
+                    token,
+                });
                 let result = fill().await.map(Bytes::from);
                 if let Ok(value) = &result {
                     self.store(&slot.0, value.clone(), ttl).await;
-                }
-                if let Some(remote) = remote {
-                    remote.release_fill(&slot.0).await;
                 }
                 result
             })
@@ -466,6 +471,31 @@ impl Cache {
             CACHE_MISSES_TOTAL
         };
         metrics::counter!(name, "cache" => self.inner.name.clone()).increment(1);
+    }
+}
+
+/// Releases a Redis fill lock when its fill ends, completed or dropped. The release itself runs
+/// on a task of its own, since `Drop` cannot wait.
+struct ReleaseOnDrop {
+    cache: Cache,
+    slot: String,
+    token: String,
+}
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        let (cache, slot, token) = (
+            self.cache.clone(),
+            std::mem::take(&mut self.slot),
+            std::mem::take(&mut self.token),
+        );
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Backend::Redis(remote) = &cache.inner.backend {
+                    remote.release_fill(&slot, &token).await;
+                }
+            });
+        }
     }
 }
 

@@ -34,12 +34,14 @@ pub(super) struct Remote {
     prefix: String,
     generation_script: redis::Script,
     generations_script: redis::Script,
+    release_script: redis::Script,
 }
 
 /// What a caller about to fill an entry should do.
 pub(super) enum Fill {
-    /// Compute it (this replica holds the lock, or Redis cannot arbitrate).
-    Compute,
+    /// Compute it; `Some(token)` when this replica holds the fill lock (give it back with
+    /// [`Remote::release_fill`]), `None` when Redis cannot arbitrate or the wait ran out.
+    Compute(Option<String>),
     /// Another replica filled it meanwhile.
     Filled(Bytes),
 }
@@ -59,6 +61,7 @@ impl Remote {
             prefix,
             generation_script: redis::Script::new(include_str!("../lua/cache_generation.lua")),
             generations_script: redis::Script::new(include_str!("../lua/cache_generations.lua")),
+            release_script: redis::Script::new(include_str!("../lua/cache_release.lua")),
         }
     }
 
@@ -168,39 +171,56 @@ impl Remote {
     }
 
     /// Takes the fill lock of `slot`, or waits (up to [`FILL_WAIT`]) for the replica holding
-    /// it to store a value that `fresh` accepts.
+    /// it to store a value that `fresh` accepts. The wait ends early when the lock goes away
+    /// without a value (that replica's fill failed or was cancelled): then this caller tries
+    /// to take the lock itself.
     pub(super) async fn claim_fill<F: Fn(&[u8]) -> bool + Sync>(
         &self,
         slot: &str,
         fresh: &F,
     ) -> Fill {
         let ttl_ms = u64::try_from(FILL_LOCK_TTL.as_millis()).unwrap_or(u64::MAX);
+        // Random per claim: only the holder may release it (see `release_fill`).
+        let token = format!("{:032x}", rand::random::<u128>());
         let lock = redis::cmd("SET")
             .arg(self.lock_key(slot))
-            .arg(1)
+            .arg(&token)
             .arg("NX")
             .arg("PX")
             .arg(ttl_ms)
             .clone();
-        match self.query::<Option<String>>(&lock).await {
-            // Taken, or Redis cannot say: compute.
-            Ok(Some(_)) | Err(_) => return Fill::Compute,
-            Ok(None) => {}
-        }
         let deadline = Instant::now() + FILL_WAIT;
-        while Instant::now() < deadline {
+        loop {
+            match self.query::<Option<String>>(&lock).await {
+                Ok(Some(_)) => return Fill::Compute(Some(token)),
+                Err(_) => return Fill::Compute(None),
+                Ok(None) => {}
+            }
+            if Instant::now() >= deadline {
+                return Fill::Compute(None);
+            }
             tokio::time::sleep(FILL_POLL).await;
             match self.get(slot).await {
                 Ok(Some(value)) if fresh(&value) => return Fill::Filled(value),
                 Ok(_) => {}
-                Err(_) => return Fill::Compute,
+                Err(_) => return Fill::Compute(None),
             }
         }
-        Fill::Compute
     }
 
-    /// Gives the fill lock of `slot` back once its value is stored.
-    pub(super) async fn release_fill(&self, slot: &str) {
-        let _: Result<(), _> = self.query(redis::cmd("DEL").arg(self.lock_key(slot))).await;
+    /// Gives the fill lock of `slot` back, if it is still the one `token` took (a fill slower
+    /// than the lock's lifetime must not release another replica's lock).
+    pub(super) async fn release_fill(&self, slot: &str, token: &str) {
+        if !self.breaker.allow() {
+            return;
+        }
+        let mut conn = self.conn.clone();
+        let _: Result<i64, _> = self.breaker.record(
+            self.release_script
+                .key(self.lock_key(slot))
+                .arg(token)
+                .invoke_async(&mut conn)
+                .await,
+        );
     }
 }

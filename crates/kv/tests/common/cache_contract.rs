@@ -29,6 +29,7 @@ macro_rules! cache_contract {
             a_failed_fill_is_retried_by_a_waiting_caller,
             stale_entries_are_refilled_once,
             slots_resolve_and_read_in_batches_and_honour_invalidation,
+            a_cancelled_fill_leaves_nothing_behind,
         );
     };
 }
@@ -329,4 +330,27 @@ pub async fn slots_resolve_and_read_in_batches_and_honour_invalidation(backend: 
         )
         .await;
     assert_eq!(cache.read_many(&again).await[0], None);
+}
+
+pub async fn a_cancelled_fill_leaves_nothing_behind(backend: &Backend) {
+    let cache = backend.cache("flights");
+    let calls = AtomicU32::new(0);
+    // The first caller gives up mid-fill (a client that went away).
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(20),
+        cache.get_or_fill("t", "k", LONG, |_| true, || slow_fill(&calls)),
+    )
+    .await;
+    assert!(abandoned.is_err());
+    // The next caller fills at once, without waiting out a lock the first one left.
+    let started = std::time::Instant::now();
+    let value = cache
+        .get_or_fill("t", "k", LONG, |_| true, || slow_fill(&calls))
+        .await;
+    assert_eq!(value.as_deref(), Ok(&b"fill 2"[..]));
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "waited {:?} for an abandoned fill",
+        started.elapsed()
+    );
 }

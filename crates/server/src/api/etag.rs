@@ -48,10 +48,13 @@ fn none_match_hits(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// A cached JSON document as the answer to a GET: its bytes with their ETag, or 304 when the
-/// client already holds them. `private, no-cache`: the answer depends on who asks, and a
-/// client must revalidate before reusing it.
+/// client already holds them. The ETag is weak (`W/`): the compression layer may send the
+/// same document gzip-encoded, a different representation byte for byte (RFC 9110 §8.8.3).
+/// `private, no-cache`: the request is authenticated, and a client must revalidate before
+/// reusing the answer.
 pub fn serve_document(headers: &HeaderMap, doc: &Document) -> Response {
-    let etag = HeaderValue::from_str(doc.etag()).unwrap_or(HeaderValue::from_static("\"\""));
+    let etag = HeaderValue::from_str(&format!("W/{}", doc.etag()))
+        .unwrap_or(HeaderValue::from_static("W/\"\""));
     let cache_control = HeaderValue::from_static("private, no-cache");
     if none_match_hits(headers, doc.etag()) {
         return (

@@ -1,5 +1,5 @@
 //! Readiness per review, per service and for every service, as computed by
-//! [`crate::readiness`] and served from its cache as ready-made JSON with a strong ETag
+//! [`crate::readiness`] and served from its cache as ready-made JSON with a weak ETag
 //! (`If-None-Match` gets a 304).
 
 use axum::extract::{Path, State};
@@ -21,7 +21,7 @@ use crate::error::ApiResult;
 use crate::readiness::cache::{self, Document};
 use crate::readiness::{self, ReviewScore, ServiceScore, Timed};
 use crate::state::AppState;
-use crate::store::{StoreResult, reviews, services};
+use crate::store::{StoreError, StoreResult, reviews, services};
 
 /// Items by effective state.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
@@ -290,7 +290,6 @@ async fn assemble_overview(state: &AppState) -> StoreResult<Timed<Overview>> {
         .collect();
     let missing = lines.iter().filter(|line| line.is_none()).count();
     if missing > 0 {
-        cache::computed("summary", missing as u64);
         let stale: Vec<service::Model> = all
             .iter()
             .zip(&lines)
@@ -304,9 +303,11 @@ async fn assemble_overview(state: &AppState) -> StoreResult<Timed<Overview>> {
             if line.is_some() {
                 continue;
             }
-            let Some((score, until)) = scores.next() else {
-                break;
-            };
+            let (score, until) = scores.next().ok_or_else(|| {
+                StoreError::NotFound(
+                    "a service went missing while the overview was computed".to_owned(),
+                )
+            })?;
             let summary = ServiceSummary::of(&score);
             if let Some(slot) = slot {
                 let stored = Document::encode(&summary, until)?;
@@ -317,6 +318,7 @@ async fn assemble_overview(state: &AppState) -> StoreResult<Timed<Overview>> {
             }
             *line = Some((summary, until));
         }
+        cache::computed("summary", missing as u64);
     }
     let mut until = None;
     let services: Vec<ServiceSummary> = lines
@@ -361,12 +363,23 @@ pub async fn service_document(state: &AppState, id: Uuid) -> StoreResult<Documen
     .await
 }
 
-/// The cached overview document.
+/// The cached overview document. Computed on a task of its own: with thousands of services a
+/// cold overview takes a while, and a client giving up (or the request timeout) must not
+/// cancel the computation the other readers wait for and the next ones read from the cache.
 pub async fn overview_document(state: &AppState) -> StoreResult<Document> {
-    cache::document(state, "overview", cache::OVERVIEW_TAG, "overview", || {
-        assemble_overview(state)
+    let state = state.clone();
+    tokio::spawn(async move {
+        cache::document(&state, "overview", cache::OVERVIEW_TAG, "overview", || {
+            assemble_overview(&state)
+        })
+        .await
     })
     .await
+    .map_err(|e| {
+        StoreError::Db(sea_orm::DbErr::Custom(format!(
+            "the overview task failed: {e}"
+        )))
+    })?
 }
 
 /// Readiness of a review, of a service and of every service.
@@ -382,7 +395,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     params(("id" = Uuid, Path, description = "Review id"),
         ("If-None-Match" = Option<String>, Header, description = "The ETag of a copy the client holds: 304 when it is current")),
     responses((status = 200, description = "Readiness of the review", body = ReviewReadiness,
-            headers(("ETag" = String, description = "Strong validator of this answer"))),
+            headers(("ETag" = String, description = "Validator of this answer (weak: the body may be sent compressed)"))),
         (status = 304, description = "Not modified: the copy whose ETag was sent is current"),
         (status = 400, response = problems::BadRequest),
         (status = 401, response = problems::Unauthorized),
@@ -404,7 +417,7 @@ pub async fn review(
     params(("id" = Uuid, Path, description = "Service id"),
         ("If-None-Match" = Option<String>, Header, description = "The ETag of a copy the client holds: 304 when it is current")),
     responses((status = 200, description = "Readiness of the service over all its reviews", body = ServiceReadiness,
-            headers(("ETag" = String, description = "Strong validator of this answer"))),
+            headers(("ETag" = String, description = "Validator of this answer (weak: the body may be sent compressed)"))),
         (status = 304, description = "Not modified: the copy whose ETag was sent is current"),
         (status = 400, response = problems::BadRequest),
         (status = 401, response = problems::Unauthorized),
@@ -425,7 +438,7 @@ pub async fn service(
 #[utoipa::path(get, path = "/readiness", operation_id = "get_readiness_overview", tag = "readiness", security(("bearer" = [])),
     params(("If-None-Match" = Option<String>, Header, description = "The ETag of a copy the client holds: 304 when it is current")),
     responses((status = 200, description = "Readiness of every service, by name", body = Overview,
-            headers(("ETag" = String, description = "Strong validator of this answer"))),
+            headers(("ETag" = String, description = "Validator of this answer (weak: the body may be sent compressed)"))),
         (status = 304, description = "Not modified: the copy whose ETag was sent is current"),
         (status = 401, response = problems::Unauthorized)))]
 pub async fn overview(

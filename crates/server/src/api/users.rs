@@ -252,14 +252,9 @@ pub async fn delete(
         return Err(ApiError::conflict("you cannot delete yourself"));
     }
     let current = users::find(&state.db, id).await?;
-    // Listed first: their tokens go with them, and what is cached about each must go too.
-    let tokens = crate::store::api_tokens::hashes_of_user(&state.db, id).await?;
     let write = Write::begin(&state.db, auth.actor()).await?;
     let change = users::delete(write.txn(), &current).await?;
     write.commit(change).await?;
     crate::auth::standing::forget(&state, id).await;
-    for hash in &tokens {
-        crate::auth::standing::forget_api_token(&state, hash).await;
-    }
     Ok(StatusCode::NO_CONTENT)
 }

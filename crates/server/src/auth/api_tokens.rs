@@ -187,7 +187,7 @@ pub async fn revoke_own(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResul
         let write = Write::begin(&state.db, auth.actor()).await?;
         let change = api_tokens::revoke(write.txn(), &tok).await?;
         write.commit(change).await?;
-        super::standing::forget_api_token(state, &tok.token_hash).await;
+        super::standing::forget_api_tokens(state).await;
     }
     Ok(())
 }

@@ -106,7 +106,7 @@ async fn api_token_auth(state: &AppState, token: &str) -> Authentication {
     {
         match api_tokens::touch(&state.db, tok.token_id, now).await {
             // The cached copy still has the old time: drop it, or every request would write.
-            Ok(()) => standing::forget_api_token(state, &hash).await,
+            Ok(()) => standing::forget_api_tokens(state).await,
             Err(e) => tracing::warn!(error = %e, "could not record API token use"),
         }
     }

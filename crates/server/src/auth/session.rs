@@ -231,7 +231,7 @@ pub async fn refresh(
         let write = Write::begin(&state.db, actor).await?;
         let change = sessions::revoke_reused(write.txn(), &token).await?;
         write.commit(change).await?;
-        super::standing::forget(&state, token.user_id).await;
+        super::standing::forget_sessions(&state, token.user_id).await;
         tracing::warn!(user_id = %token.user_id, "refresh token reuse detected; session revoked");
         return Err(ApiError::unauthorized(
             "refresh token was already used; the session has been revoked",
@@ -269,7 +269,7 @@ pub async fn logout(
     };
     sessions::revoke_family(&state.db, token.family_id).await?;
     // The login's access tokens stop working now, not when they expire.
-    super::standing::forget(&state, token.user_id).await;
+    super::standing::forget_sessions(&state, token.user_id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -6,8 +6,9 @@
 //! Personal API tokens likewise ([`of_api_token`]): the token as stored and its owner as they
 //! are now, cached per token.
 //!
-//! Answers are cached for [`TTL`] under a tag per user (sessions) or per token; every change
-//! that can revoke a token calls [`forget`] (or [`forget_api_token`]) after it commits, so the
+//! Answers are cached for [`TTL`] under a tag per user (sessions) or one tag for all API
+//! tokens; every change that can revoke a token calls [`forget`], [`forget_sessions`] or
+//! [`forget_api_tokens`] after it commits, so the
 //! writer's replica (and, with Redis, every replica) sees it on the next request. Without
 //! Redis another replica sees it within [`TTL`].
 
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::state::AppState;
-use crate::store::{StoreResult, api_tokens, sessions, users};
+use crate::store::{StoreError, StoreResult, api_tokens, sessions, users};
 
 /// How long an answer is reused: short, because it bounds how late a revocation made through
 /// another process without a shared cache is seen.
@@ -50,9 +51,10 @@ fn tag(user_id: Uuid) -> String {
     format!("auth-user:{user_id}")
 }
 
-fn token_tag(token_hash: &str) -> String {
-    format!("auth-token:{token_hash}")
-}
+/// One tag for every API token: a per-token tag would let anyone make the shared cache keep a
+/// generation counter for every made-up token they send. Revocations and changes to users
+/// are rare; each makes the next request of every token look its token up once.
+const TOKENS_TAG: &str = "auth-tokens";
 
 /// The user of session `sid` as they are now; `None` when the token no longer stands.
 pub async fn of_session(
@@ -79,21 +81,23 @@ pub async fn of_session(
 }
 
 /// The API token whose hash is `token_hash` and its owner; `None` when no such token (or
-/// owner) exists. Expiry, revocation and the owner's state are for the caller to judge.
+/// owner) exists. Expiry, revocation and the owner's state are for the caller to judge. Only
+/// tokens that exist are cached: unknown ones cost a lookup each, and store nothing.
 pub async fn of_api_token(
     state: &AppState,
     token_hash: &str,
 ) -> StoreResult<Option<TokenStanding>> {
     let ttl = TTL.min(state.settings.cache_ttl);
-    state
+    let found = state
         .cache
-        .get_or_insert_with_json(&token_tag(token_hash), "token", ttl, || async {
+        .get_or_insert_with_json(TOKENS_TAG, token_hash, ttl, || async {
             let Some((tok, Some(owner))) =
                 api_tokens::find_with_owner(&state.db, token_hash).await?
             else {
-                return Ok(None);
+                // An error, so that nothing is cached for it.
+                return Err(StoreError::NotFound("no such API token".to_owned()));
             };
-            Ok(Some(TokenStanding {
+            Ok(TokenStanding {
                 token_id: tok.id,
                 scopes: tok.scopes,
                 expires_at: tok.expires_at,
@@ -103,27 +107,30 @@ pub async fn of_api_token(
                 owner_disabled: owner.disabled,
                 role: owner.role,
                 email: owner.email,
-            }))
+            })
         })
-        .await
-}
-
-/// Drops what is cached about `user_id`'s sessions and API tokens: call after a change that
-/// can revoke them (role, disabling, password, deletion, logout) has committed.
-pub async fn forget(state: &AppState, user_id: Uuid) {
-    state.cache.invalidate(&tag(user_id)).await;
-    match api_tokens::hashes_of_user(&state.db, user_id).await {
-        Ok(hashes) => {
-            for hash in hashes {
-                forget_api_token(state, &hash).await;
-            }
-        }
-        // Their entries then expire within TTL.
-        Err(e) => tracing::warn!(error = %e, "could not list a user's API tokens to forget them"),
+        .await;
+    match found {
+        Ok(tok) => Ok(Some(tok)),
+        Err(StoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
-/// Drops what is cached about one API token (revoked, or its last use recorded).
-pub async fn forget_api_token(state: &AppState, token_hash: &str) {
-    state.cache.invalidate(&token_tag(token_hash)).await;
+/// Drops what is cached about `user_id`'s sessions: call after a logout or a refresh token's
+/// reuse has committed.
+pub async fn forget_sessions(state: &AppState, user_id: Uuid) {
+    state.cache.invalidate(&tag(user_id)).await;
+}
+
+/// Drops what is cached about `user_id`'s sessions and API tokens: call after a change to the
+/// user (role, disabling, password, deletion) has committed.
+pub async fn forget(state: &AppState, user_id: Uuid) {
+    forget_sessions(state, user_id).await;
+    forget_api_tokens(state).await;
+}
+
+/// Drops what is cached about API tokens (one revoked, or its last use recorded).
+pub async fn forget_api_tokens(state: &AppState) {
+    state.cache.invalidate(TOKENS_TAG).await;
 }

@@ -48,10 +48,10 @@ pub fn service_tag(id: Uuid) -> String {
 
 /// Length of the header before the JSON body: the end of validity (8 bytes) and the ETag.
 const HEADER: usize = 8 + ETAG_LEN;
-/// A quoted 16-hex-digit strong ETag.
+/// A quoted 16-hex-digit entity tag.
 const ETAG_LEN: usize = 18;
 
-/// A cached JSON document: its body, its strong ETag (a hash of the body) and the moment it
+/// A cached JSON document: its body, its entity tag (a hash of the body) and the moment it
 /// stops being true by itself, stored together as `[valid_until][etag][body]`.
 #[derive(Clone, Debug)]
 pub struct Document {
@@ -83,13 +83,19 @@ impl Document {
 
     /// A stored document, when `stored` has the shape [`Document::encode`] gives.
     pub fn decode(stored: Bytes) -> Option<Self> {
-        let etag = stored.get(8..HEADER)?;
-        (etag.first() == Some(&b'"') && etag.last() == Some(&b'"')).then_some(Self { stored })
+        Self::well_formed(&stored).then_some(Self { stored })
+    }
+
+    /// Whether `stored` has a document's header.
+    fn well_formed(stored: &[u8]) -> bool {
+        stored
+            .get(8..HEADER)
+            .is_some_and(|etag| etag.first() == Some(&b'"') && etag.last() == Some(&b'"'))
     }
 
     /// Whether `stored` is a document still true at `now`.
     fn fresh(stored: &[u8], now: DateTime<Utc>) -> bool {
-        stored.len() >= HEADER
+        Self::well_formed(stored)
             && stored
                 .get(..8)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
@@ -101,7 +107,7 @@ impl Document {
         self.stored.slice(HEADER..)
     }
 
-    /// The strong ETag of the body, quoted.
+    /// The ETag of the body (a hash), quoted; served weak (see [`crate::api::etag`]).
     pub fn etag(&self) -> &str {
         // The header was checked by `decode`; an ASCII hex digest always reads as UTF-8.
         std::str::from_utf8(&self.stored[8..HEADER]).unwrap_or("\"\"")
@@ -155,8 +161,8 @@ where
             state.settings.cache_ttl,
             |stored| Document::fresh(stored, Utc::now()),
             || async {
-                computed(scope, 1);
                 let (value, until) = compute().await?;
+                computed(scope, 1);
                 Document::encode(&value, until)
             },
         )

@@ -39,7 +39,7 @@ const TICK: Duration = Duration::from_millis(500);
 const RECONCILE_EVERY: Duration = Duration::from_secs(10);
 /// How often the backlog gauges are read from the database.
 const BACKLOG_EVERY: Duration = Duration::from_secs(5);
-/// How often services whose state changed get their readiness refreshed.
+/// How often services with new runs get their readiness refreshed.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
 /// Pause after a failed claim (the database is away).
 const CLAIM_RETRY: Duration = Duration::from_secs(5);
@@ -284,9 +284,11 @@ async fn execute(shared: &Shared, claimed: Claimed) {
     let outcome = finished.report.outcome.as_str();
     let _slot = shared.record_slots.acquire().await;
     match record::record(state, &shared.owner, &finished).await {
-        Ok(Recorded::Stored { changed }) => {
+        Ok(Recorded::Stored { .. }) => {
             metrics::run_finished(&finished.report.kind, outcome, took);
-            if changed && let Ok(mut dirty) = shared.dirty.lock() {
+            // Even a run that left the state as it was moved the service's last verification
+            // (and the item's last run): its cached readiness is refreshed too.
+            if let Ok(mut dirty) = shared.dirty.lock() {
                 dirty.insert(job.service.id);
             }
         }

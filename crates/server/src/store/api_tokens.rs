@@ -3,8 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use uuid::Uuid;
 
@@ -39,17 +38,6 @@ pub async fn find_with_owner<C: ConnectionTrait>(
     };
     let owner = user::Entity::find_by_id(tok.user_id).one(db).await?;
     Ok(Some((tok, owner)))
-}
-
-/// The hashes of every token of `user_id` (to drop what is cached about them).
-pub async fn hashes_of_user<C: ConnectionTrait>(db: &C, user_id: Uuid) -> StoreResult<Vec<String>> {
-    Ok(api_token::Entity::find()
-        .filter(api_token::Column::UserId.eq(user_id))
-        .select_only()
-        .column(api_token::Column::TokenHash)
-        .into_tuple()
-        .all(db)
-        .await?)
 }
 
 /// Records that the token `id` was used at `now`.

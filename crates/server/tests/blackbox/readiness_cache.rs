@@ -1,5 +1,5 @@
 //! Readiness under concurrent reads: a miss is computed once however many clients arrive
-//! together, a write drops only what it changed, and answers carry an ETag honoured by
+//! together, a write drops only what it changed, and answers carry a weak ETag honoured by
 //! `If-None-Match`.
 
 use serde_json::{Value, json};
@@ -116,8 +116,8 @@ async fn readiness_answers_carry_an_etag_and_if_none_match_gets_304() {
         let res = admin.get(&path).expect_status(200).await;
         let etag = res.headers()["etag"].to_str().unwrap().to_owned();
         assert!(
-            etag.starts_with('"') && etag.ends_with('"'),
-            "{path}: strong ETag {etag}"
+            etag.starts_with("W/\"") && etag.ends_with('"'),
+            "{path}: weak ETag {etag}"
         );
         assert_eq!(res.headers()["content-type"], "application/json");
         let again = admin.get(&path).header("if-none-match", &etag).send().await;

@@ -14,10 +14,8 @@ fn tag(id: Uuid) -> String {
     format!("checklist:{id}")
 }
 
-/// The key under the template's tag. It names the release: the built-in template is rewritten
-/// at start-up by a new release, which must not find the old release's Markdown in a shared
-/// cache.
-const KEY: &str = concat!("markdown:", env!("CARGO_PKG_VERSION"));
+/// The key under the template's tag.
+const KEY: &str = "markdown";
 
 /// The template's version and its Markdown.
 pub async fn get(state: &AppState, id: Uuid) -> ApiResult<(i32, Bytes)> {

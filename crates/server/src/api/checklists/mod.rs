@@ -3,6 +3,8 @@
 
 mod item_check;
 mod markdown_cache;
+
+pub use markdown_cache::forget as forget_markdown;
 mod views;
 
 pub use item_check::{__path_put_item_check, CheckUpdate, put_item_check};
