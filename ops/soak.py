@@ -9,8 +9,8 @@ what the mix sustains flat out for a few seconds, then paces the same mix at hal
 Every --interval it prints requests, 5xx, other non-2xx by status, p50/p99 latency, and the
 server's RSS, open file descriptors, threads and database connections; at the end a verdict.
 
-    python3 ops/soak.py --bin target/release/preflight                      # CI: 60 s, 10 s rows
-    python3 ops/soak.py --bin target/release/preflight --duration 30m --interval 1m --json soak.json
+    python3 ops/soak.py --bin target/release/preflight                      # 60 s, a row every 10 s
+    python3 ops/soak.py --bin target/release/preflight --duration 30m --interval 1m --warmup 5 --json soak.json
 
 Exit status: 0 when the verdict passes, 1 when a check fails (any 5xx or transport error,
 growth past the tolerances, the server dying or not stopping cleanly), 2 on a usage or setup
@@ -227,27 +227,38 @@ class Server:
             env["REDIS_URL"] = self.redis_url
         return {**env, **self.extra_env}
 
-    def start(self, log_name: str = "server.log", timeout: float = 30.0) -> None:
+    def start(self, log_name: str = "server.log", timeout: float = 30.0, attempts: int = 3) -> None:
+        """Starts the server and waits for /health/ready. The port was free when picked, but
+        another process on a shared machine may take it first: then a new one is tried."""
         self.log_name = log_name
         (self.workdir / "backups").mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "wb") as log:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen(
-                [str(self.binary), "serve"], env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
-            )
+        for attempt in range(1, attempts + 1):
+            with open(self.log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+                self.proc = subprocess.Popen(
+                    [str(self.binary), "serve"], env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
+                )
+            if self.wait_ready(timeout):
+                return
+            if attempt == attempts or "in use" not in self.log_tail():
+                raise SetupError(f"the server exited with {self.proc.returncode} before ready:\n{self.log_tail()}")
+            self.port = free_port()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """True once /health/ready answers 200 from this process (not from another one that
+        took the port); False when the process exits first."""
         client = Http(self.port, timeout=2.0)
         deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise SetupError(f"the server exited with {self.proc.returncode} before ready:\n{self.log_tail()}")
+        while self.proc.poll() is None:
             try:
-                if client.request("GET", "/health/ready").status == 200:
+                if listens_on(self.proc.pid, self.port) and client.request("GET", "/health/ready").status == 200:
                     client.close()
-                    return
+                    return True
             except OSError:
                 pass
             if time.monotonic() > deadline:
                 raise SetupError(f"/health/ready was not 200 within {timeout:.0f} s:\n{self.log_tail()}")
             time.sleep(0.1)
+        return False
 
     def restart(self, log_name: str) -> None:
         """A new process on the same database (and a new port: the old one may linger)."""
@@ -279,6 +290,22 @@ class Server:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the listening TCP socket on `port`."""
+    inodes = {t[len("socket:["):-1] for t in fd_targets(pid) if t.startswith("socket:[")}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = [line.split() for line in f.readlines()[1:]]
+        except OSError:
+            continue
+        for r in rows:
+            # local_address is HEX_IP:HEX_PORT, state 0A is LISTEN, inode is the tenth field.
+            if int(r[1].rsplit(":", 1)[1], 16) == port and r[3] == "0A" and r[9] in inodes:
+                return True
+    return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -694,6 +721,9 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 class Interval:
+    """What completed within one interval of a phase: operations, answers by status and kind,
+    latencies."""
+
     def __init__(self, index: int, start: float, end: float):
         self.index, self.start, self.end = index, start, end
         self.ops = 0
@@ -995,7 +1025,8 @@ def arguments(argv=None) -> argparse.Namespace:
     p.add_argument("--database-url", help="PostgreSQL URL of an empty scratch database (default: a temporary SQLite file)")
     p.add_argument("--redis-url", help="Redis for the cache and rate limiter (default: in-process)")
     p.add_argument("--duration", type=parse_duration, default=60.0, help="length of the soak (default 60 s; 30m documented)")
-    p.add_argument("--interval", type=parse_duration, default=60.0, help="one row per interval (default 1 m)")
+    p.add_argument("--interval", type=parse_duration,
+                   help="one row per interval (default 1 m, or a sixth of a --duration under 6 m)")
     p.add_argument("--warmup", type=int, default=1, help="intervals skipped by the growth checks (default 1)")
     p.add_argument("--calibrate", type=parse_duration, default=6.0, help="flat-out measurement of capacity (default 6 s)")
     p.add_argument("--load", type=float, default=0.5, help="fraction of the measured capacity to run at (default 0.5)")
@@ -1023,6 +1054,8 @@ def arguments(argv=None) -> argparse.Namespace:
     if any("=" not in e for e in args.env):
         p.error("--env takes NAME=VALUE")
     args.env = dict(e.split("=", 1) for e in args.env)
+    if args.interval is None:
+        args.interval = min(60.0, args.duration / 6)
     if not args.bin:
         p.error("no binary: pass --bin or set PREFLIGHT_BIN (cargo build --release -p preflight)")
     args.bin = Path(args.bin).resolve()
@@ -1087,12 +1120,16 @@ def server_env(args) -> dict[str, str]:
     growth checks start from the cache's steady size (the 30-minute run keeps 300 s with
     --warmup 5 and one-minute intervals)."""
     ttl = max(5, min(300, round(args.warmup * args.interval)))
-    return {"CACHE_TTL": f"{ttl}s", **args.env}
+    env = {"CACHE_TTL": f"{ttl}s"}
+    if args.redis_url:
+        env["REDIS_PREFIX"] = f"preflight-soak-{secrets.token_hex(4)}:"  # apart from anyone else's keys
+    return {**env, **args.env}
 
 
 def soak(args) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="preflight-soak-"))
-    server = Server(args.bin, workdir, args.database_url, args.redis_url, args.pool, server_env(args))
+    args.server_env = server_env(args)
+    server = Server(args.bin, workdir, args.database_url, args.redis_url, args.pool, args.server_env)
     keep = args.keep
     try:
         server.start("server.log" if args.rate else "calibration.log")
@@ -1200,7 +1237,7 @@ def write_json(args, calibration, rate, baseline, summaries, totals, checks, ok,
             "threads": args.threads,
             "services": args.services,
             "pool": args.pool,
-            "cache_ttl": server_env(args)["CACHE_TTL"],
+            "cache_ttl": args.server_env["CACHE_TTL"],
             # Names only: a value given with --env may be a secret.
             "extra_env": sorted(args.env),
             "concurrent_logins": args.concurrent_logins,
