@@ -73,9 +73,13 @@ P99_FACTOR = 3.0
 # p99 is noisy in milliseconds on a shared 2-core machine: a rise smaller than this is not a
 # trend even when it is 3x.
 P99_SLACK_MS = 25.0
-# Other processes taking this many more cores in the last intervals than in the first ones make
-# a rise of p99 unattributable to the server.
+# A rise of p99 is not the server's when, in the last intervals against the first ones, other
+# processes took this many more cores or tasks waited for a core or for the disk this many
+# percentage points more of the time (PSI), while the server's CPU per request rose less than
+# this share.
 OTHER_CORES_MARGIN = 0.25
+PRESSURE_MARGIN_PCT = 10.0
+CPU_PER_REQUEST_MARGIN = 0.25
 # An operation that starts this late against its schedule means the generator fell behind.
 LATE_MS = 100.0
 # Pool size given to the server (DB_MAX_CONNECTIONS), so that the verdict knows the ceiling.
@@ -387,6 +391,16 @@ def process_cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime: fields 14 and 15
 
 
+def pressure_s(resource: str) -> float:
+    """Seconds during which some task waited for `resource` (PSI, /proc/pressure/cpu or io): for
+    a core, or for the disk; 0 where the kernel does not report it."""
+    try:
+        with open(f"/proc/pressure/{resource}") as f:
+            return int(f.readline().rsplit("total=", 1)[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def machine_busy_s() -> float:
     """CPU seconds the whole machine spent busy (every state but idle and iowait)."""
     with open("/proc/stat") as f:
@@ -395,33 +409,36 @@ def machine_busy_s() -> float:
 
 
 class CpuMeter:
-    """Cores used between two readings by the server, by this generator, and by everything else
-    on the machine: a p99 that rises while other work takes the cores says nothing about the
-    server."""
+    """Between two readings: cores used by the server, by this generator and by everything else,
+    and how long runnable tasks waited for a core. A p99 that rises while the server waits for
+    cores, doing no more work per request, says nothing about the server."""
 
     def __init__(self, server_pid: int, generator_pids: list[int]):
         self.server_pid, self.generator_pids = server_pid, generator_pids
         self.last_generator = {pid: 0.0 for pid in generator_pids}
         self.previous = self.read()
 
-    def read(self) -> tuple[float, float, float, float]:
+    def read(self) -> tuple[float, ...]:
         generator = 0.0
         for pid in self.generator_pids:
             value = process_cpu_s(pid)
             if value is not None:
                 self.last_generator[pid] = value
             generator += self.last_generator[pid]
-        return time.monotonic(), process_cpu_s(self.server_pid) or 0.0, generator, machine_busy_s()
+        return (time.monotonic(), process_cpu_s(self.server_pid) or 0.0, generator, machine_busy_s(),
+                pressure_s("cpu"), pressure_s("io"))
 
     def delta(self) -> dict:
         now = self.read()
-        wall, server, generator, machine = (b - a for a, b in zip(self.previous, now))
+        wall, server, generator, machine, cpu_wait, io_wait = (b - a for a, b in zip(self.previous, now))
         self.previous = now
         wall = max(wall, 1e-9)
         return {
             "server_cpu_s": round(server, 2),
             "server_cores": round(server / wall, 2),
             "other_cores": round(max(0.0, machine - server - generator) / wall, 2),
+            "cpu_pressure_pct": round(100 * cpu_wait / wall, 1),
+            "io_pressure_pct": round(100 * io_wait / wall, 1),
         }
 
 
@@ -854,9 +871,10 @@ def run_phase(server: Server, population: dict, *, phase: str, rate: float | Non
 
 
 # p50/p99 are over reads, writes and exports; logins have their own column. cpu: cores used by
-# the server / by other processes than the server and this generator.
+# the server / by other processes than the server and this generator; wait: share of the time
+# some runnable task waited for a core (the JSON also has the disk's).
 COLUMNS = ("  t(s)   ops/s  req/s   5xx  err  reads writes logins exports   p50ms   p99ms  login p99"
-           "  RSS MiB  fds  thr  db conn  cpu srv/other  late  other non-2xx")
+           "  RSS MiB  fds  thr  db conn  cpu srv/other  wait  late  other non-2xx")
 
 
 def row(s: dict) -> str:
@@ -868,7 +886,8 @@ def row(s: dict) -> str:
             f"{s['transport_errors']:4d} {k.get('read', 0):5d} {k.get('write', 0):6d} {k.get('login', 0):6d} "
             f"{k.get('export', 0):7d} {s['p50_ms']:7.2f} {s['p99_ms']:7.2f} {s['login_p99_ms']:10.1f} {s.get('rss_mib', 0):8.1f} "
             f"{s.get('fds', 0):4d} {s.get('threads', 0):4d} {db_text:>8} "
-            f"{s.get('server_cores', 0):8.2f}/{s.get('other_cores', 0):<5.2f} {s['late_ops']:5d}  {other}")
+            f"{s.get('server_cores', 0):8.2f}/{s.get('other_cores', 0):<5.2f} {s.get('cpu_pressure_pct', 0):4.0f}% "
+            f"{s['late_ops']:5d}  {other}")
 
 
 class Reporter:
@@ -988,10 +1007,25 @@ def p99_check(first: list[dict], last: list[dict], tolerances: argparse.Namespac
     seen = f"{early} -> {late} ms (limit {limit:.1f})"
     if late <= limit:
         return name, True, seen
-    other = sum(s.get("other_cores", 0) for s in last) / len(last) - sum(s.get("other_cores", 0) for s in first) / len(first)
-    if other > OTHER_CORES_MARGIN:
-        return name, True, f"not judged: {seen}, while other processes used {other:.2f} more cores"
+    work = rise(first, last, "server_cpu_ms_per_request")
+    other = rise(first, last, "other_cores")
+    cpu_wait = rise(first, last, "cpu_pressure_pct")
+    io_wait = rise(first, last, "io_pressure_pct")
+    busier = other > OTHER_CORES_MARGIN or max(cpu_wait, io_wait) > PRESSURE_MARGIN_PCT
+    if busier and work < CPU_PER_REQUEST_MARGIN * mean(first, "server_cpu_ms_per_request"):
+        return name, True, (f"not judged: {seen}, while other processes took {other:+.2f} cores, tasks waited for "
+                            f"a core {cpu_wait:+.0f} and for the disk {io_wait:+.0f} points of the time more, and "
+                            "the server's CPU per request stayed flat")
     return name, False, seen
+
+
+def mean(window: list[dict], key: str) -> float:
+    return sum(s.get(key, 0) for s in window) / len(window)
+
+
+def rise(first: list[dict], last: list[dict], key: str) -> float:
+    """How much higher `key` is in the late window than in the early one (means)."""
+    return mean(last, key) - mean(first, key)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1220,7 +1254,8 @@ def print_verdict(checks, ok: bool, summaries: list[dict], rate: float, reconnec
     print(f"growth: intervals {'+'.join(str(s['index'] + 1) for s in first)} (mean) against "
           f"{'+'.join(str(s['index'] + 1) for s in last)} (lowest)")
     for name, passed, seen in checks:
-        print(f"  {'ok  ' if passed else 'FAIL'} {name}: {seen}")
+        mark = "FAIL" if not passed else "n/j " if seen.startswith("not judged") else "ok  "
+        print(f"  {mark} {name}: {seen}")
     print(f"verdict: {'PASS' if ok else 'FAIL'}", flush=True)
 
 
