@@ -1056,7 +1056,7 @@ def parse_mix(text: str) -> dict[str, int]:
 def arguments(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bin", default=os.environ.get("PREFLIGHT_BIN"), help="release binary (default: $PREFLIGHT_BIN)")
-    p.add_argument("--database-url", help="PostgreSQL URL of an empty scratch database (default: a temporary SQLite file)")
+    p.add_argument("--database-url", help="PostgreSQL URL of a scratch database, which keeps what the soak writes (default: a temporary SQLite file)")
     p.add_argument("--redis-url", help="Redis for the cache and rate limiter (default: in-process)")
     p.add_argument("--duration", type=parse_duration, default=60.0, help="length of the soak (default 60 s; 30m documented)")
     p.add_argument("--interval", type=parse_duration,
