@@ -44,6 +44,7 @@ pub mod health;
 pub mod http;
 pub mod keys;
 pub mod metrics;
+pub mod password_work;
 pub mod provision;
 pub mod readiness;
 pub mod request_context;

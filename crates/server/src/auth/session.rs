@@ -173,9 +173,10 @@ pub async fn verify_login(
     let found = users::find_by_email(&state.db, &email).await?;
     let password = body.password;
     let candidate = found.clone();
-    // Verify on the blocking pool: argon2 is deliberately slow. Unknown users are checked
-    // against a dummy hash so timing does not reveal which emails exist.
-    let ok = tokio::task::spawn_blocking(move || match &candidate {
+    // Verify on the blocking pool, a few at a time: argon2 is deliberately slow and large.
+    // Unknown users are checked against a dummy hash so timing does not reveal which emails
+    // exist.
+    let ok = crate::password_work::run(move || match &candidate {
         Some(u) => preflight_security::verify_password(&password, &u.password_hash),
         None => {
             preflight_security::dummy_verify(&password);

@@ -59,11 +59,10 @@ impl NewPassword {
     }
 
     async fn hash(password: String) -> Result<Self, PasswordError> {
-        let hash =
-            tokio::task::spawn_blocking(move || preflight_security::hash_password(&password))
-                .await
-                .map_err(|e| PasswordError::Hashing(e.to_string()))?
-                .map_err(|e| PasswordError::Hashing(e.to_string()))?;
+        let hash = crate::password_work::run(move || preflight_security::hash_password(&password))
+            .await
+            .map_err(PasswordError::Hashing)?
+            .map_err(|e| PasswordError::Hashing(e.to_string()))?;
         Ok(Self { hash })
     }
 }
