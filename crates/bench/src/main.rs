@@ -14,7 +14,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+mod baseline;
 mod http_load;
+mod http_report;
 mod populate;
 mod probe_round;
 mod server;
@@ -147,7 +149,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     if command.as_deref() == Some("baseline") {
         let port = args().get(1).context("baseline PORT")?.parse()?;
         // Its own process and runtime, like a real server: the bench's own load stays out.
-        std::thread::spawn(move || http_load::serve_baseline(port))
+        std::thread::spawn(move || baseline::serve_baseline(port))
             .join()
             .map_err(|_| anyhow::anyhow!("the baseline panicked"))??;
         return Ok(ExitCode::SUCCESS);
