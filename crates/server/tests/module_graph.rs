@@ -55,7 +55,13 @@ const LAYERS: &[&[&str]] = &[
     &["keys", "telemetry"],
     // Leaves: configuration, the gate's rows (shared by `preflight check` and the JUnit
     // export), the request context, the stop signal, the bounded pool of password checks.
-    &["config", "gate", "request_context", "shutdown", "password_work"],
+    &[
+        "config",
+        "gate",
+        "request_context",
+        "shutdown",
+        "password_work",
+    ],
 ];
 
 /// One module: its path (`crate::api::reviews`) and the paths it uses.
