@@ -246,21 +246,7 @@ pub async fn measure(opts: &Options, config: &Config) -> anyhow::Result<Report> 
     })?;
 
     // 6. The first overview read after a write.
-    let mut after_write = Vec::new();
-    for (n, svc) in services.iter().enumerate().take(20) {
-        let key = populate::undecided_key(svc, n).context("no items")?;
-        populate::decide_item(&api, &svc.review, key, "sign_off").await?;
-        let t = Instant::now();
-        api.expect(
-            client.get(&overview),
-            StatusCode::OK,
-            "overview after a write",
-        )
-        .await?
-        .bytes()
-        .await?;
-        after_write.push(t.elapsed());
-    }
+    let after_write = populate::reads_after_writes(&api, &services, 20, &overview).await?;
 
     // 7. Three identical rounds.
     let mut rounds_rss = Vec::new();

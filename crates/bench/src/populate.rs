@@ -140,6 +140,28 @@ pub fn undecided_key(service: &Service, i: usize) -> Option<&str> {
     service.keys.get((i % 4 + 1) % 4).map(String::as_str)
 }
 
+/// `n` times (at most once per service): a sign-off of a pending item, then one read of `url`,
+/// timed: how long the first read after a write takes.
+pub async fn reads_after_writes(
+    api: &Api,
+    services: &[Service],
+    n: usize,
+    url: &str,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut took = Vec::with_capacity(n);
+    for (i, svc) in services.iter().enumerate().take(n) {
+        let key = undecided_key(svc, i).context("a review without items")?;
+        decide_item(api, &svc.review, key, "sign_off").await?;
+        let started = Instant::now();
+        api.expect(api.client.get(url), StatusCode::OK, "a read after a write")
+            .await?
+            .bytes()
+            .await?;
+        took.push(started.elapsed());
+    }
+    Ok(took)
+}
+
 /// Records a decision on one item (`sign_off`, `fail`, `reset`, ...).
 pub async fn decide_item(api: &Api, review: &str, key: &str, action: &str) -> anyhow::Result<()> {
     api.expect(

@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use axum::http::StatusCode;
 
 use crate::populate;
@@ -52,21 +51,8 @@ pub async fn measure(bin: &str, sizes: &[usize], connections: usize) -> anyhow::
             seconds: 5,
             delay: None,
         })?;
-        let mut after = Vec::new();
-        for (i, svc) in population.services.iter().enumerate().take(5) {
-            let key = populate::undecided_key(svc, i).context("items")?;
-            populate::decide_item(&api, &svc.review, key, "sign_off").await?;
-            let t = Instant::now();
-            api.expect(
-                client.get(&overview),
-                StatusCode::OK,
-                "overview after a write",
-            )
-            .await?
-            .bytes()
-            .await?;
-            after.push(t.elapsed());
-        }
+        let mut after =
+            populate::reads_after_writes(&api, &population.services, 5, &overview).await?;
         after.sort();
         out.push(Size {
             services: n,
@@ -74,7 +60,7 @@ pub async fn measure(bin: &str, sizes: &[usize], connections: usize) -> anyhow::
             cold,
             bytes,
             cached,
-            after_write: after[after.len() / 2],
+            after_write: after.get(after.len() / 2).copied().unwrap_or_default(),
             rss: server.rss_mib(),
         });
     }
