@@ -210,8 +210,8 @@ impl From<sea_orm::DbErr> for ApiError {
 }
 
 /// Why a database error means "unavailable": no connection within the acquire timeout, the
-/// connection lost, or a statement cancelled by `statement_timeout` (SQLSTATE 57014) or a
-/// lock wait past SQLite's busy timeout.
+/// connection lost or ended by a server shutdown (SQLSTATE class 57P), or a statement cancelled
+/// by `statement_timeout` (SQLSTATE 57014) or a lock wait past SQLite's busy timeout.
 fn unavailability(e: &sea_orm::DbErr) -> Option<&'static str> {
     use sea_orm::{DbErr, RuntimeErr};
     match e {
@@ -222,6 +222,11 @@ fn unavailability(e: &sea_orm::DbErr) -> Option<&'static str> {
             match se.as_database_error().and_then(|d| d.code()) {
                 Some(code) if code == "57014" => {
                     Some("the database did not answer within the statement timeout")
+                }
+                // Sessions ended by a shutdown, a crash or an administrator, or the server
+                // still starting (57P01-57P03): the database is away, not the request wrong.
+                Some(code) if code.starts_with("57P") => {
+                    Some("the database ended the connection; retry shortly")
                 }
                 // SQLITE_BUSY, SQLITE_LOCKED: the busy timeout passed behind other writers.
                 Some(code) if code == "5" || code == "6" => {
