@@ -81,9 +81,11 @@ async fn api_token_auth(state: &AppState, token: &str) -> Authentication {
     let tok = match standing::of_api_token(state, &hash).await {
         Ok(Some(tok)) => tok,
         Ok(None) => return Authentication::Invalid("API token is not valid"),
+        // The database is away: the token may well be good, so not a 401 (clients would
+        // take it for a revoked token) but a 503 to retry, as for access tokens.
         Err(e) => {
             tracing::error!(error = %e, "API token lookup failed");
-            return Authentication::Invalid("API token could not be verified");
+            return Authentication::Unavailable;
         }
     };
     let now = Utc::now();

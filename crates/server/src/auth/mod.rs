@@ -167,8 +167,13 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
         match parts.extensions.get::<Authentication>() {
             Some(Authentication::Authenticated(user)) => Ok(user.clone()),
             Some(Authentication::Invalid(reason)) => Err(ApiError::unauthorized(*reason)),
+            // The database is away: a 503 with Retry-After, like any request that needs it.
             Some(Authentication::Unavailable) => Err(ApiError::unavailable(
                 "credentials cannot be checked right now; retry shortly",
+            )
+            .header(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
             )),
             _ => Err(ApiError::unauthorized(
                 "send Authorization: Bearer <access token or API token>",
