@@ -5,6 +5,7 @@
 
 mod checklist_support;
 mod harness;
+mod private_servers;
 
 mod auth;
 mod backup;
