@@ -40,17 +40,36 @@ impl Baseline {
     }
 }
 
+/// Largest body `GET /bytes/{n}` serves.
+const MAX_SIZED: usize = 16 * 1024 * 1024;
+
 /// Serves the baseline: one JSON handler on a default multi-threaded runtime, no middleware.
+/// `GET /bytes/{n}` answers `n` bytes (prepared once, shared, not copied; what they say does
+/// not matter to the transport): the
+/// same-size baseline of an endpoint whose body is large, where sending the bytes through the
+/// kernel costs more than anything the handler does.
 pub fn serve_baseline(port: u16) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
+    let filler = bytes::Bytes::from(vec![b'x'; MAX_SIZED]);
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-        let app = axum::Router::new().route(
-            "/",
-            axum::routing::get(|| async {
-                axum::Json(serde_json::json!({"status": "ok", "ready": true}))
-            }),
-        );
+        let sized = move |axum::extract::Path(n): axum::extract::Path<usize>| {
+            let filler = filler.clone();
+            async move {
+                (
+                    [("content-type", "application/json")],
+                    filler.slice(..n.min(MAX_SIZED)),
+                )
+            }
+        };
+        let app = axum::Router::new()
+            .route(
+                "/",
+                axum::routing::get(|| async {
+                    axum::Json(serde_json::json!({"status": "ok", "ready": true}))
+                }),
+            )
+            .route("/bytes/{n}", axum::routing::get(sized));
         axum::serve(listener, app).await?;
         anyhow::Ok(())
     })

@@ -180,7 +180,6 @@ pub async fn measure(opts: &Options, config: &Config) -> anyhow::Result<Report> 
         })
     };
     let baseline = flat(&baseline_proc.url, &[])?;
-    drop(baseline_proc);
     let first = services.first().context("no services")?;
     let cookie = [("Cookie", sign_in(&server.base).await?)];
     let b = &server.base;
@@ -231,8 +230,23 @@ pub async fn measure(opts: &Options, config: &Config) -> anyhow::Result<Report> 
     let mut rows = Vec::new();
     for (name, url, headers, budget) in endpoints {
         let run = flat(&url, headers)?;
-        rows.push(Row { name, run, budget });
+        let bytes = body_size(&client, &url, headers).await?;
+        // A large body costs the kernel more than anything the server does: the bare handler
+        // sending as many bytes shows what is left for preflight to win.
+        let same_size = if bytes > SAME_SIZE_FROM {
+            Some(flat(&format!("{}bytes/{bytes}", baseline_proc.url), &[])?)
+        } else {
+            None
+        };
+        rows.push(Row {
+            name,
+            run,
+            budget,
+            bytes,
+            same_size,
+        });
     }
+    drop(baseline_proc);
 
     // 5. Paced at half the baseline's rate: each connection waits between its requests.
     let half_rate = baseline.rps / 2.0;
@@ -292,6 +306,22 @@ pub async fn measure(opts: &Options, config: &Config) -> anyhow::Result<Report> 
         log_lines: stats.lines,
         warnings: stats.samples,
     })
+}
+
+/// Bodies larger than this are also compared with the bare handler sending as many bytes.
+const SAME_SIZE_FROM: usize = 4096;
+
+/// The size of the body `url` answers with `headers` (no compression asked, as wrk).
+async fn body_size(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &Headers,
+) -> anyhow::Result<usize> {
+    let mut req = client.get(url);
+    for (name, value) in headers {
+        req = req.header(*name, value);
+    }
+    Ok(req.send().await?.bytes().await?.len())
 }
 
 /// SQL statements the server logs (`DB_LOG_QUERIES=true`) while answering one request.

@@ -24,6 +24,10 @@ pub struct Row {
     pub run: wrk::Run,
     /// Its budget as a ratio of the baseline's rate.
     pub budget: Option<f64>,
+    /// The body's size, bytes.
+    pub bytes: usize,
+    /// The bare handler sending a body of the same size, for large bodies.
+    pub same_size: Option<wrk::Run>,
 }
 
 /// Everything measured on one configuration.
@@ -163,12 +167,12 @@ impl Report {
             self.fds
         );
         println!(
-            "{:<44} {:>10} {:>10} {:>10} {:>7} {:>7}",
+            "{:<44} {:>10} {:>10} {:>10} {:>7} {:>7}   same-size bare handler",
             "endpoint (wrk -t1, 32 connections)", "req/s", "p50", "p99", "ratio", "non-2xx"
         );
-        let line = |name: &str, run: &wrk::Run| {
+        let line = |name: &str, run: &wrk::Run, same: &str| {
             println!(
-                "{:<44} {:>10.0} {:>8.2}ms {:>8.2}ms {:>6.2}x {:>7}",
+                "{:<44} {:>10.0} {:>8.2}ms {:>8.2}ms {:>6.2}x {:>7}   {same}",
                 name,
                 run.rps,
                 ms(run.p50),
@@ -177,14 +181,24 @@ impl Report {
                 run.errors
             );
         };
-        line("bare axum JSON (baseline, same run)", &self.baseline);
+        line("bare axum JSON (baseline, same run)", &self.baseline, "");
         for row in &self.rows {
-            line(&row.name, &row.run);
+            let same = match &row.same_size {
+                Some(bare) => format!(
+                    "{} bytes: {:.0} req/s, preflight {:.2}x of it",
+                    row.bytes,
+                    bare.rps,
+                    row.run.rps / bare.rps.max(1.0)
+                ),
+                None => String::new(),
+            };
+            line(&row.name, &row.run, &same);
         }
-        line("overview, 32 clients on a cold cache", &self.stampede);
+        line("overview, 32 clients on a cold cache", &self.stampede, "");
         line(
             &format!("overview paced at {:.0} req/s offered", self.half_rate),
             &self.paced,
+            "",
         );
         let fastest = self.rows.iter().map(|r| r.run.rps).fold(0.0_f64, f64::max);
         println!(

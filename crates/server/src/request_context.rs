@@ -1,5 +1,5 @@
 //! The request this task is serving, for the code that reports on it: problem documents and
-//! log lines read its id here. The HTTP middleware ([`crate::http::request_id`]) sets it; code
+//! log lines read its id here. The HTTP edge layer ([`crate::http::edge`]) sets it; code
 //! outside a request sees `None`. The database layer never reads it: writes are handed the
 //! request id explicitly (see [`crate::db::audit::Actor`]).
 

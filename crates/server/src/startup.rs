@@ -8,7 +8,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -117,10 +117,10 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
     let hsts = settings.environment == Environment::Production && settings.https_configured();
     let trusted = TrustedProxies(Arc::new(settings.trusted_proxies.clone()));
     routes
-        // Inner layers first. Problem rewriting sits outside everything that can produce a
-        // bare error (body limits, timeout, panics) and inside metrics/logging, which then see
-        // the final status.
-        .layer(from_fn_with_state(state.clone(), auth::limit::middleware))
+        // Inner layers first. The edge layer (request id, problem documents for bare errors,
+        // security headers, metrics and the access log) is outermost: it sees the final
+        // status of everything, CORS preflights and body-limit, timeout and panic answers
+        // included.
         .layer(from_fn_with_state(state.clone(), auth::authn::middleware))
         .layer(CatchPanicLayer::custom(http::problem::panic_response))
         .layer(DefaultBodyLimit::max(settings.body_limit))
@@ -129,15 +129,9 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             settings.request_timeout,
         ))
-        .layer(from_fn(http::problem::middleware))
-        .layer(from_fn(http::observe::middleware))
         .layer(CompressionLayer::new())
         .layer(cors(settings))
-        .layer(from_fn_with_state(
-            HeaderPolicy { hsts },
-            http::headers::middleware,
-        ))
-        .layer(from_fn(http::request_id::middleware))
+        .layer(http::edge::EdgeLayer::new(HeaderPolicy { hsts }))
         .layer(axum::Extension(trusted))
         .with_state(state)
 }

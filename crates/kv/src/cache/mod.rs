@@ -34,6 +34,7 @@ use serde::de::DeserializeOwned;
 
 use crate::{CACHE_HITS_TOTAL, CACHE_MISSES_TOTAL, KvError};
 
+mod decoded;
 mod flight;
 mod local;
 mod remote;
@@ -54,6 +55,7 @@ struct Inner {
     name: String,
     backend: Backend,
     flights: flight::Flights,
+    decoded: decoded::Decoded,
 }
 
 enum Backend {
@@ -106,6 +108,7 @@ impl Cache {
                 name: name.into(),
                 backend,
                 flights: flight::Flights::default(),
+                decoded: decoded::Decoded::default(),
             }),
         }
     }
@@ -207,40 +210,70 @@ impl Cache {
         compute: F,
     ) -> Result<T, E>
     where
-        T: Serialize + DeserializeOwned + Send,
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        let copy_key = decoded::Decoded::key(tag, key);
+        let copies = &self.inner.decoded;
         // What this caller decoded from the cache or computed itself, so that nothing is
-        // decoded twice. (A Mutex rather than a Cell: the future must stay Send.)
-        let mine: std::sync::Mutex<Option<T>> = std::sync::Mutex::new(None);
-        let keep = |value: T| {
+        // decoded twice, and whether it is new (to remember). (A Mutex rather than a Cell:
+        // the future must stay Send.)
+        let mine: std::sync::Mutex<Option<(T, bool)>> = std::sync::Mutex::new(None);
+        let keep = |value: T, new: bool| {
             *mine
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(value);
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((value, new));
         };
         let bytes = self
             .get_or_fill(
                 tag,
                 key,
                 ttl,
-                |bytes| self.decode::<T>(bytes).map(keep).is_some(),
+                |bytes| match copies.get::<T>(&copy_key, bytes) {
+                    Some(value) => {
+                        keep(value, false);
+                        true
+                    }
+                    None => self.decode::<T>(bytes).map(|v| keep(v, true)).is_some(),
+                },
                 || async {
                     let value = compute().await?;
                     let bytes = self.encode(&value).unwrap_or_default();
-                    keep(value);
+                    keep(value, true);
                     Ok(bytes)
                 },
             )
             .await?;
         let mine = mine
             .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match mine.or_else(|| self.decode(&bytes)) {
-            Some(value) => Ok(value),
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .or_else(|| self.decode(&bytes).map(|v| (v, true)));
+        match mine {
+            Some((value, new)) => {
+                if new && !bytes.is_empty() {
+                    copies.remember(copy_key, bytes, value.clone());
+                }
+                Ok(value)
+            }
             // Another caller's fill that could not be encoded: compute this caller's own.
             None => compute().await,
         }
+    }
+
+    /// The entry under (`tag`, `key`) when there is one and `fresh` accepts it, counted as a
+    /// hit; nothing otherwise, and no miss is counted: for a caller that tries the cache
+    /// before handing a miss to [`Cache::get_or_fill`] elsewhere (which counts it).
+    pub async fn get_fresh(
+        &self,
+        tag: &str,
+        key: &str,
+        fresh: impl Fn(&[u8]) -> bool,
+    ) -> Option<Bytes> {
+        let slot = self.slot(tag, key).await?;
+        let value = self.fetch(&slot.0).await.filter(|v| fresh(v))?;
+        self.record(true);
+        Some(value)
     }
 
     /// The entry under (`tag`, `key`) when `fresh` accepts it, or `fill`'s value, stored for

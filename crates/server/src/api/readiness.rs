@@ -367,6 +367,10 @@ pub async fn service_document(state: &AppState, id: Uuid) -> StoreResult<Documen
 /// cold overview takes a while, and a client giving up (or the request timeout) must not
 /// cancel the computation the other readers wait for and the next ones read from the cache.
 pub async fn overview_document(state: &AppState) -> StoreResult<Document> {
+    // A hit is served here; only a miss pays for a task of its own.
+    if let Some(document) = cache::cached(state, cache::OVERVIEW_TAG, "overview").await {
+        return Ok(document);
+    }
     let state = state.clone();
     tokio::spawn(async move {
         cache::document(&state, "overview", cache::OVERVIEW_TAG, "overview", || {

@@ -1,6 +1,8 @@
 //! Resolves the caller once per request from `Authorization: Bearer ...`: a JWT access token
 //! (verified in memory) or a personal API token (looked up by its hash); for pages outside
-//! `/api/`, the browser session cookie ([`super::browser`]).
+//! `/api/`, the browser session cookie ([`super::browser`]). Then counts the request against
+//! the caller's rate limit ([`super::limit`]): one middleware for both, since each layer costs
+//! every request a boxed clone of the routes inside it.
 
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -44,7 +46,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         Some(token) => jwt_auth(&state, &token).await,
     };
     req.extensions_mut().insert(auth);
-    next.run(req).await
+    super::limit::run(&state, req, |req| next.run(req)).await
 }
 
 async fn jwt_auth(state: &AppState, token: &str) -> Authentication {

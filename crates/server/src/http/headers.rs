@@ -1,9 +1,7 @@
-//! Security headers on every response; HSTS only where HTTPS is in place (production).
+//! Security headers on every response; HSTS only where HTTPS is in place (production). The
+//! edge layer ([`super::edge`]) applies them.
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
 /// Whether to send `Strict-Transport-Security`.
 #[derive(Clone, Copy)]
@@ -11,40 +9,40 @@ pub struct HeaderPolicy {
     pub hsts: bool,
 }
 
-pub async fn middleware(State(policy): State<HeaderPolicy>, req: Request, next: Next) -> Response {
-    let is_docs = req.uri().path().starts_with("/docs");
-    let mut res = next.run(req).await;
-    let h = res.headers_mut();
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        HeaderName::from_static("cross-origin-opener-policy"),
-        HeaderValue::from_static("same-origin"),
-    );
-    // Swagger UI needs inline styles and its own scripts; everything else is JSON or our pages.
-    let csp = if is_docs {
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
-    } else {
-        "default-src 'self'; frame-ancestors 'none'"
-    };
-    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+impl HeaderPolicy {
+    /// Adds the security headers to a response for a path under `/docs` (`is_docs`) or not.
+    pub fn apply(&self, is_docs: bool, h: &mut HeaderMap) {
         h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(csp),
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
         );
-    }
-    if policy.hsts {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         h.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
         );
+        h.insert(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        );
+        // Swagger UI needs inline styles and its own scripts; everything else is JSON or our
+        // pages (which set their own policy).
+        let csp = if is_docs {
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+        } else {
+            "default-src 'self'; frame-ancestors 'none'"
+        };
+        if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(csp),
+            );
+        }
+        if self.hsts {
+            h.insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+            );
+        }
     }
-    res
 }

@@ -1,5 +1,6 @@
 //! HTTP plumbing: middleware and extractors shared by every route.
 
+pub mod edge;
 pub mod extract;
 pub mod headers;
 pub mod observe;

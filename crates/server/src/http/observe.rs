@@ -1,41 +1,117 @@
-//! Per-request metrics (count, latency histogram per route template and status) and one log
-//! line per request. Never logs headers or bodies: they may carry secrets.
+//! Per-request metrics (count, latency histogram per route template, method and status) and
+//! one log line per request. Never logs headers or bodies: they may carry secrets.
+//!
+//! The metric handles of each (route, method, status) are looked up once and kept: building
+//! a labelled key and finding it in the recorder on every request showed in the profile.
 
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::Method;
+use metrics::{Counter, Gauge, Histogram};
 
-pub async fn middleware(req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = req.method().as_str().to_owned();
-    // Route templates, not raw paths, keep label cardinality bounded.
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    metrics::gauge!("preflight_http_requests_in_flight").increment(1.0);
-    let res = next.run(req).await;
-    metrics::gauge!("preflight_http_requests_in_flight").decrement(1.0);
-    let elapsed = start.elapsed();
-    let status = res.status().as_u16().to_string();
-    let labels = [
-        ("method", method.clone()),
-        ("route", route.clone()),
-        ("status", status),
-    ];
-    metrics::counter!("preflight_http_requests_total", &labels).increment(1);
-    metrics::histogram!("preflight_http_request_duration_seconds", &labels)
-        .record(elapsed.as_secs_f64());
+/// Route label of a request no route matched (keeps label cardinality bounded).
+pub const UNMATCHED: &str = "unmatched";
+
+/// The handles of one label set.
+#[derive(Clone)]
+struct Series {
+    method: Method,
+    status: u16,
+    count: Counter,
+    duration: Histogram,
+}
+
+/// The request metrics' handles, shared by every route of one router.
+#[derive(Default)]
+pub struct RequestMetrics {
+    in_flight: OnceLock<Gauge>,
+    // Route templates are few and fixed; each holds the few (method, status) pairs it answered.
+    routes: RwLock<HashMap<Arc<str>, Vec<Series>>>,
+}
+
+/// Decrements the in-flight gauge when the request ends, answered or cancelled.
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
+impl RequestMetrics {
+    /// Counts a request in flight until the returned guard is dropped.
+    pub fn start(&self) -> InFlight {
+        let gauge = self
+            .in_flight
+            .get_or_init(|| metrics::gauge!("preflight_http_requests_in_flight"))
+            .clone();
+        gauge.increment(1.0);
+        InFlight(gauge)
+    }
+
+    /// Counts a served request and records its latency.
+    pub fn record(&self, route: &str, method: &Method, status: u16, elapsed: Duration) {
+        let series = self.series(route, method, status);
+        series.count.increment(1);
+        series.duration.record(elapsed.as_secs_f64());
+    }
+
+    fn series(&self, route: &str, method: &Method, status: u16) -> Series {
+        let matches = |s: &&Series| s.status == status && s.method == *method;
+        if let Ok(routes) = self.routes.read()
+            && let Some(found) = routes.get(route).and_then(|v| v.iter().find(matches))
+        {
+            return found.clone();
+        }
+        let labels = [
+            ("method", method.as_str().to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.to_string()),
+        ];
+        let series = Series {
+            method: method.clone(),
+            status,
+            count: metrics::counter!("preflight_http_requests_total", &labels),
+            duration: metrics::histogram!("preflight_http_request_duration_seconds", &labels),
+        };
+        // A poisoned lock only loses the cached handle: the next request looks it up again.
+        if let Ok(mut routes) = self.routes.write() {
+            let list = routes.entry(Arc::from(route)).or_default();
+            if !list.iter().any(|s| matches(&s)) {
+                list.push(series.clone());
+            }
+        }
+        series
+    }
+}
+
+/// The access-log line of a request.
+pub fn log(request_id: &str, method: &Method, route: &str, status: u16, elapsed: Duration) {
     let latency_ms = (elapsed.as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
-    let request_id = crate::request_context::request_id().unwrap_or_default();
-    let status = res.status().as_u16();
+    let method = method.as_str();
     if status >= 500 {
         tracing::error!(target: "preflight::http", request_id, method, route, status, latency_ms, "request failed");
     } else {
         tracing::info!(target: "preflight::http", request_id, method, route, status, latency_ms, "request served");
     }
-    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_series_per_route_method_and_status() {
+        let m = RequestMetrics::default();
+        m.record("/a", &Method::GET, 200, Duration::from_millis(1));
+        m.record("/a", &Method::GET, 200, Duration::from_millis(1));
+        m.record("/a", &Method::POST, 200, Duration::from_millis(1));
+        m.record("/a", &Method::GET, 404, Duration::from_millis(1));
+        m.record("/b", &Method::GET, 200, Duration::from_millis(1));
+        let routes = m.routes.read().unwrap();
+        assert_eq!(routes["/a"].len(), 3);
+        assert_eq!(routes["/b"].len(), 1);
+    }
 }

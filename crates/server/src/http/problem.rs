@@ -1,19 +1,18 @@
 //! Makes every error response problem+json, including those produced by the framework and
-//! middleware (405, 413, 415, timeouts) and by panics.
+//! middleware (405, 413, 415, timeouts) and by panics. The edge layer ([`super::edge`])
+//! applies [`rewrite_bare_error`] to every response.
 
 use std::any::Any;
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 
-/// Rewrites error responses that are not already JSON into problem documents.
-pub async fn middleware(req: Request, next: Next) -> Response {
-    let res = next.run(req).await;
+/// Rewrites an error response that is not already JSON into a problem document.
+pub fn rewrite_bare_error(res: Response) -> Response {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
@@ -35,9 +34,11 @@ pub async fn middleware(req: Request, next: Next) -> Response {
         problem = problem.detail("this route does not accept that method");
     }
     let mut new = problem.into_response();
-    // Keep headers such as Allow, Retry-After and rate-limit headers.
+    // Keep headers such as Allow, Retry-After and rate-limit headers; not those describing
+    // the body that was dropped.
     for (k, v) in parts.headers.iter() {
-        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH && k != header::CONTENT_ENCODING
+        {
             new.headers_mut().insert(k.clone(), v.clone());
         }
     }

@@ -138,6 +138,16 @@ impl Document {
     }
 }
 
+/// The document under (`tag`, `key`) when it is cached and fresh; nothing is computed.
+pub async fn cached(state: &AppState, tag: &str, key: &str) -> Option<Document> {
+    let now = Utc::now();
+    let stored = state
+        .cache
+        .get_fresh(tag, key, |stored| Document::fresh(stored, now))
+        .await?;
+    Document::decode(stored)
+}
+
 /// The document under (`tag`, `key`), computed once on a miss by whichever caller gets there
 /// first. The entry is stored under the tag generation read before computing, so a write
 /// racing the computation never leaves a stale entry behind.
