@@ -35,12 +35,18 @@ pub async fn after_write(state: &AppState, id: Uuid) {
 }
 
 /// Sets every readiness gauge from the database; returns how many services were published.
+/// A batch of services at a time, each batch's scores dropped once published: at start-up
+/// this runs before any request, and holding every service's score at once was the peak
+/// that the process's idle memory kept.
 pub async fn refresh_all(state: &AppState) -> StoreResult<usize> {
-    let all = super::all(&state.db, Utc::now()).await?;
-    for (score, _) in &all {
-        publish(score);
+    let services = crate::store::services::all(&state.db).await?;
+    let now = Utc::now();
+    for batch in services.chunks(super::BATCH) {
+        for (score, _) in super::score_services(&state.db, batch, now).await? {
+            publish(&score);
+        }
     }
-    Ok(all.len())
+    Ok(services.len())
 }
 
 fn publish(score: &ServiceScore) {

@@ -92,7 +92,7 @@ pub async fn service<C: ConnectionTrait>(
 
 /// Services scored per batch: the reviews of a batch are loaded together (two queries) and
 /// dropped once scored, so memory stays bounded by one batch whatever the number of services.
-const BATCH: usize = 50;
+pub(crate) const BATCH: usize = 50;
 
 /// Scores `services` at `now`, in batches of [`BATCH`], in order.
 pub async fn score_services<C: ConnectionTrait>(
@@ -112,10 +112,3 @@ pub async fn score_services<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// Readiness of every live service, by name.
-pub async fn all<C: ConnectionTrait>(
-    db: &C,
-    now: DateTime<Utc>,
-) -> StoreResult<Vec<Timed<ServiceScore>>> {
-    score_services(db, &services::all(db).await?, now).await
-}
