@@ -369,3 +369,393 @@ async fn a_route_added_beside_the_documented_ones_is_caught() {
         ]
     );
 }
+
+/// Where a request schema says nothing that bounds a value the validation bounds: every
+/// string of a JSON request body has a `maxLength` (or is an enum, a UUID or a date-time),
+/// every integer of a body or a query has a `minimum` and a `maximum`. The Markdown bodies are
+/// left out: their limit is a byte count (the 413 of the body limit), not a string length.
+#[test]
+fn request_schemas_bound_every_string_and_integer() {
+    let doc = serde_json::to_value(crate::startup::openapi()).unwrap();
+    let mut unbounded = Vec::new();
+    let mut visited = BTreeSet::new();
+    for (method, path, op) in operations(&doc) {
+        let at = format!("{method} {path}");
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            let where_ = format!(
+                "{at} {} parameter {}",
+                p["in"].as_str().unwrap_or("?"),
+                p["name"]
+            );
+            if has_type(&p["schema"], "integer") {
+                check_schema(&doc, &p["schema"], &where_, &mut visited, &mut unbounded);
+            }
+        }
+        let Some(content) = op["requestBody"]["content"].as_object() else {
+            continue;
+        };
+        for (media_type, body) in content {
+            if media_type == "application/json" {
+                check_schema(
+                    &doc,
+                    &body["schema"],
+                    &format!("{at} body"),
+                    &mut visited,
+                    &mut unbounded,
+                );
+            } else {
+                assert_eq!(
+                    media_type, "text/markdown",
+                    "{at}: a body the rule does not cover"
+                );
+            }
+        }
+    }
+    assert!(
+        unbounded.is_empty(),
+        "request values without the bounds the validation enforces:\n{}",
+        unbounded.join("\n")
+    );
+}
+
+fn has_type(schema: &Value, ty: &str) -> bool {
+    match &schema["type"] {
+        Value::String(t) => t == ty,
+        Value::Array(ts) => ts.iter().any(|t| t == ty),
+        _ => false,
+    }
+}
+
+/// Walks `schema` (through references, properties, items, maps and alternatives) and adds
+/// to `out` every string without a length bound and every number without a range; each
+/// component is walked once.
+fn check_schema(
+    doc: &Value,
+    schema: &Value,
+    at: &str,
+    visited: &mut BTreeSet<String>,
+    out: &mut Vec<String>,
+) {
+    if let Some(reference) = schema["$ref"].as_str() {
+        if visited.insert(reference.to_owned()) {
+            let name = reference.rsplit('/').next().unwrap_or(reference);
+            let target = doc.pointer(&reference.replacen('#', "", 1)).unwrap();
+            check_schema(doc, target, name, visited, out);
+        }
+        return;
+    }
+    let self_bounded = schema.get("enum").is_some()
+        || schema.get("const").is_some()
+        || matches!(
+            schema["format"].as_str(),
+            Some("uuid" | "date-time" | "date")
+        );
+    if has_type(schema, "string") && !self_bounded && !schema["maxLength"].is_number() {
+        out.push(format!("{at}: a string without maxLength: {schema}"));
+    }
+    if (has_type(schema, "integer") || has_type(schema, "number"))
+        && !(schema["minimum"].is_number() && schema["maximum"].is_number())
+    {
+        out.push(format!(
+            "{at}: a number without minimum and maximum: {schema}"
+        ));
+    }
+    if let Some(properties) = schema["properties"].as_object() {
+        for (name, property) in properties {
+            check_schema(doc, property, &format!("{at}.{name}"), visited, out);
+        }
+    }
+    for keyword in ["items", "additionalProperties", "propertyNames"] {
+        if schema[keyword].is_object() {
+            check_schema(
+                doc,
+                &schema[keyword],
+                &format!("{at}.{keyword}"),
+                visited,
+                out,
+            );
+        }
+    }
+    for keyword in ["oneOf", "anyOf", "allOf", "prefixItems"] {
+        for (i, alternative) in schema[keyword].as_array().into_iter().flatten().enumerate() {
+            check_schema(
+                doc,
+                alternative,
+                &format!("{at}.{keyword}[{i}]"),
+                visited,
+                out,
+            );
+        }
+    }
+}
+
+/// The bounds in the document are the validation's constants (`#[schema(...)]` takes only
+/// literals, so this holds the two together).
+#[test]
+fn documented_bounds_are_the_validation_limits() {
+    use crate::api::{
+        checklists, review_items, reviews, service_fields as f, service_probe, users,
+    };
+    use crate::auth::{api_tokens, session};
+    use crate::http::pagination::{MAX_PAGE, MAX_PER_PAGE};
+
+    let doc = serde_json::to_value(crate::startup::openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    // `value` of `keyword` at `path` (a property, then keywords) in component `schema`,
+    // looking into the alternatives of an optional field.
+    let bound = |schema: &str, path: &str, keyword: &str| -> Option<u64> {
+        let mut at = &schemas[schema];
+        for (i, step) in path.split('.').enumerate() {
+            at = if i == 0 {
+                &at["properties"][step]
+            } else {
+                &at[step]
+            };
+        }
+        std::iter::once(at)
+            .chain(at["oneOf"].as_array().into_iter().flatten())
+            .find_map(|s| s[keyword].as_u64())
+    };
+    let usize_of = |v: i64| usize::try_from(v).unwrap();
+    let interval = &service_probe::INTERVAL_SECONDS;
+    let expected: Vec<(&str, &str, &str, usize)> = vec![
+        ("LoginRequest", "email", "maxLength", users::MAX_EMAIL),
+        (
+            "LoginRequest",
+            "password",
+            "maxLength",
+            crate::store::users::MAX_PASSWORD_BYTES,
+        ),
+        (
+            "RefreshRequest",
+            "refresh_token",
+            "maxLength",
+            session::MAX_REFRESH_TOKEN,
+        ),
+        (
+            "CreateApiToken",
+            "name",
+            "maxLength",
+            api_tokens::MAX_TOKEN_NAME,
+        ),
+        (
+            "CreateApiToken",
+            "expires_in_days",
+            "maximum",
+            usize_of(api_tokens::MAX_TOKEN_DAYS),
+        ),
+        ("CreateUser", "email", "maxLength", users::MAX_EMAIL),
+        (
+            "CreateUser",
+            "password",
+            "minLength",
+            preflight_security::password::MIN_PASSWORD_LEN,
+        ),
+        (
+            "CreateUser",
+            "password",
+            "maxLength",
+            crate::store::users::MAX_PASSWORD_BYTES,
+        ),
+        (
+            "CreateUser",
+            "display_name",
+            "maxLength",
+            users::MAX_DISPLAY_NAME,
+        ),
+        (
+            "UpdateUser",
+            "password",
+            "minLength",
+            preflight_security::password::MIN_PASSWORD_LEN,
+        ),
+        (
+            "UpdateUser",
+            "password",
+            "maxLength",
+            crate::store::users::MAX_PASSWORD_BYTES,
+        ),
+        (
+            "UpdateUser",
+            "display_name",
+            "maxLength",
+            users::MAX_DISPLAY_NAME,
+        ),
+        ("AttachChecklist", "title", "maxLength", reviews::MAX_TITLE),
+        (
+            "CheckUpdate",
+            "definition",
+            "maxLength",
+            checklists::MAX_DEFINITION,
+        ),
+        ("Contact", "name", "maxLength", f::MAX_CONTACT_NAME),
+        ("Contact", "email", "maxLength", f::MAX_CONTACT_EMAIL),
+        ("Contact", "phone", "maxLength", f::MAX_CONTACT_PHONE),
+        ("Contact", "role", "maxLength", f::MAX_CONTACT_ROLE),
+        ("Contact", "notes", "maxLength", f::MAX_CONTACT_NOTES),
+        (
+            "CredentialsInput",
+            "headers",
+            "maxProperties",
+            f::MAX_HEADERS,
+        ),
+        (
+            "CredentialsInput",
+            "headers.propertyNames",
+            "maxLength",
+            f::MAX_HEADER_NAME,
+        ),
+        (
+            "CredentialsInput",
+            "headers.additionalProperties",
+            "maxLength",
+            f::MAX_HEADER_VALUE,
+        ),
+        ("EndpointInput", "url", "maxLength", f::MAX_URL),
+        ("EndpointInput", "headers", "maxProperties", f::MAX_HEADERS),
+        (
+            "EndpointInput",
+            "headers.propertyNames",
+            "maxLength",
+            f::MAX_HEADER_NAME,
+        ),
+        (
+            "EndpointInput",
+            "headers.additionalProperties",
+            "maxLength",
+            f::MAX_HEADER_VALUE,
+        ),
+        (
+            "MonitoringInput",
+            "job",
+            "maxLength",
+            service_probe::MAX_SELECTOR,
+        ),
+        (
+            "MonitoringInput",
+            "log_selector",
+            "maxLength",
+            service_probe::MAX_SELECTOR,
+        ),
+    ];
+    let mut expected = expected;
+    for schema in ["CreateService", "UpdateService"] {
+        expected.extend([
+            (schema, "name", "maxLength", f::MAX_NAME),
+            (schema, "environment", "maxLength", f::MAX_ENVIRONMENT),
+            (schema, "base_url", "maxLength", f::MAX_URL),
+            (schema, "description", "maxLength", f::MAX_DESCRIPTION),
+            (schema, "owners", "maxItems", f::MAX_OWNERS),
+            (schema, "owners.items", "maxLength", f::MAX_OWNER),
+            (schema, "contacts", "maxItems", f::MAX_CONTACTS),
+            (
+                schema,
+                "probe_interval_seconds",
+                "minimum",
+                usize_of((*interval.start()).into()),
+            ),
+            (
+                schema,
+                "probe_interval_seconds",
+                "maximum",
+                usize_of((*interval.end()).into()),
+            ),
+        ]);
+    }
+    let mut wrong = Vec::new();
+    for (schema, path, keyword, limit) in expected {
+        let documented = bound(schema, path, keyword);
+        if documented != Some(limit as u64) {
+            wrong.push(format!(
+                "{schema}.{path} {keyword}: {documented:?}, validation: {limit}"
+            ));
+        }
+    }
+    // Names: not blank, no control characters (the pattern is a literal in each `#[schema]`).
+    for (schema, path) in [
+        ("CreateService", "name"),
+        ("UpdateService", "name"),
+        ("CreateService", "owners.items"),
+        ("UpdateService", "owners.items"),
+    ] {
+        let mut at = &schemas[schema]["properties"];
+        for step in path.split('.') {
+            at = &at[step];
+        }
+        if at["pattern"] != f::NOT_BLANK_NO_CONTROL {
+            wrong.push(format!("{schema}.{path} pattern: {}", at["pattern"]));
+        }
+    }
+    for (schema, field) in [
+        ("CreateService", "base_url"),
+        ("UpdateService", "base_url"),
+        ("EndpointInput", "url"),
+    ] {
+        let pattern = &schemas[schema]["properties"][field]["pattern"];
+        if pattern != f::URL_PATTERN {
+            wrong.push(format!("{schema}.{field} pattern: {pattern}"));
+        }
+    }
+    // Every comment and reason of an item action.
+    for variant in schemas["ItemAction"]["oneOf"].as_array().unwrap() {
+        for field in ["comment", "reason"] {
+            let property = &variant["properties"][field];
+            if !property.is_null()
+                && property["maxLength"].as_u64() != Some(review_items::MAX_TEXT as u64)
+            {
+                wrong.push(format!("ItemAction {field}: {property}"));
+            }
+        }
+    }
+    // Query parameters: pagination everywhere, and the name of an import.
+    for (method, path, op) in operations(&doc) {
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            let (name, schema) = (p["name"].as_str().unwrap_or_default(), &p["schema"]);
+            let limit = match (path.as_str(), name) {
+                (_, "page") => MAX_PAGE,
+                (_, "per_page") => MAX_PER_PAGE,
+                ("/api/v1/checklists" | "/api/v1/checklists/{id}", "name") if method != "GET" => {
+                    if schema["maxLength"].as_u64() != Some(checklists::MAX_NAME as u64)
+                        || schema["pattern"] != f::NOT_BLANK_NO_CONTROL
+                    {
+                        wrong.push(format!("{method} {path} ?name: {schema}"));
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            if schema["maximum"].as_u64() != Some(limit) || schema["minimum"].as_u64() != Some(1) {
+                wrong.push(format!("{method} {path} ?{name}: {schema}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the document and the validation disagree:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// The request examples in the document are bodies the handlers take (schemathesis sends
+/// them first, and readers copy them).
+#[test]
+fn request_examples_are_accepted_bodies() {
+    use crate::api::{checklists, review_items, service_fields, services, users};
+    let doc = serde_json::to_value(crate::startup::openapi()).unwrap();
+    let example = |name: &str| doc["components"]["schemas"][name]["example"].clone();
+    let create: users::CreateUser = serde_json::from_value(example("CreateUser")).unwrap();
+    users::validate_email(&create.email).unwrap();
+    assert!(preflight_security::is_weak_password(&create.password).is_none());
+    serde_json::from_value::<users::UpdateUser>(example("UpdateUser")).unwrap();
+    let service: services::CreateService =
+        serde_json::from_value(example("CreateService")).unwrap();
+    service_fields::validate_name(&service.name).unwrap();
+    service_fields::validate_base_url(service.base_url).unwrap();
+    service_fields::validate_contacts(service.contacts).unwrap();
+    serde_json::from_value::<services::UpdateService>(example("UpdateService")).unwrap();
+    serde_json::from_value::<crate::auth::api_tokens::CreateApiToken>(example("CreateApiToken"))
+        .unwrap();
+    serde_json::from_value::<review_items::ItemAction>(example("ItemAction")).unwrap();
+    let check: checklists::CheckUpdate = serde_json::from_value(example("CheckUpdate")).unwrap();
+    assert!(check.resolve().unwrap().is_some());
+}

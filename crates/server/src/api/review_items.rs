@@ -29,8 +29,9 @@ use crate::store::reviews::{self, LoadedReview, StateChange, check_of, re_attest
 use crate::store::{StoreError, check_runs};
 use crate::write::Write;
 
-/// Longest comment or reason kept.
-const MAX_TEXT: usize = 4000;
+/// Longest comment or reason kept, in characters (also in the schema, held to it by
+/// routes_tests.rs).
+pub const MAX_TEXT: usize = 4000;
 /// Compare-and-set attempts before a busy item answers 409.
 const ATTEMPTS: usize = 8;
 
@@ -136,28 +137,36 @@ pub async fn with_evidence(state: &AppState, views: &mut [ReviewItemView]) -> Ap
 /// A manual change of an item's state.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+#[schema(example = json!({"action": "sign_off", "comment": "Runbook reviewed with the on-call team"}))]
 pub enum ItemAction {
     /// Sign the item off (editor). `comment` is required when the template asks for one.
     SignOff {
         #[serde(default)]
+        #[schema(max_length = 4000)]
         comment: Option<String>,
     },
     /// Mark the item failed (editor).
     Fail {
         #[serde(default)]
+        #[schema(max_length = 4000)]
         comment: Option<String>,
     },
-    /// Exempt the item until `expires_at` (admin); counts as passed until then.
+    /// Exempt the item until `expires_at` (admin, in the future); counts as passed until then.
     Waive {
+        #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
         reason: String,
         expires_at: DateTime<Utc>,
     },
     /// Exclude the item from the score (editor).
     #[serde(alias = "mark_not_applicable")]
-    NotApplicable { reason: String },
+    NotApplicable {
+        #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
+        reason: String,
+    },
     /// Clear sign-off, waiver and exclusion (editor).
     Reset {
         #[serde(default)]
+        #[schema(max_length = 4000)]
         comment: Option<String>,
     },
 }

@@ -95,10 +95,14 @@ pub fn view(lr: &LoadedReview, now: DateTime<Utc>) -> ApiResult<ReviewView> {
 #[serde(deny_unknown_fields)]
 pub struct AttachChecklist {
     pub checklist_id: Uuid,
-    /// Default: the checklist's name.
+    /// Default: the checklist's name; 1 to 200 characters, not blank.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
 }
+
+/// Longest review title, in characters (also in the schema, held to it by routes_tests.rs).
+pub const MAX_TITLE: usize = 200;
 
 /// A service's reviews (`/services/{id}/reviews`) and `/reviews/{id}`.
 /// Each handler is routed together with its `#[utoipa::path]` operation.
@@ -183,10 +187,9 @@ pub async fn attach_checklist(
         found => found?,
     };
     let title = match body.title.as_deref().map(str::trim) {
-        Some(t) if t.is_empty() || t.chars().count() > 200 => {
-            return Err(
-                ApiError::validation("invalid review").field("title", "1 to 200 characters")
-            );
+        Some(t) if t.is_empty() || t.chars().count() > MAX_TITLE => {
+            return Err(ApiError::validation("invalid review")
+                .field("title", format!("1 to {MAX_TITLE} characters")));
         }
         Some(t) => t.to_owned(),
         None => template.name.clone(),

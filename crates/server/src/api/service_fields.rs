@@ -13,22 +13,45 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::services::{Sealed, SealedCredentials, open, seal};
 
-const MAX_CONTACTS: usize = 50;
-const MAX_HEADERS: usize = 20;
-const MAX_OWNERS: usize = 50;
+// The limits below are also in the request schemas (`#[schema(...)]` takes only literals);
+// `routes_tests.rs` holds the document to these constants.
+/// Longest name, in characters.
+pub const MAX_NAME: usize = 200;
+/// What [`validate_name`] and [`validate_owners`] accept, as a schema pattern: not blank,
+/// no control character (`char::is_control`). The names' `#[schema]` repeat it (a literal).
+pub const NOT_BLANK_NO_CONTROL: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
+/// Longest environment, in characters (ASCII only).
+pub const MAX_ENVIRONMENT: usize = 32;
+/// Longest base URL (and monitoring server URL), in characters.
+pub const MAX_URL: usize = 2048;
+/// The usual form of the URLs [`validate_base_url`] accepts, as a schema pattern: `http` or
+/// `https`, a host name or IPv4 address, an optional port, path and query. The server parses
+/// the URL and also takes some the pattern leaves out (IPv6 hosts, upper-case schemes).
+pub const URL_PATTERN: &str = r"^https?://[A-Za-z0-9._~-]+(:[0-9]{1,4})?([/?#][!-~]*)?$";
+pub const MAX_CONTACTS: usize = 50;
+pub const MAX_HEADERS: usize = 20;
+/// Longest header name and value of probe credentials (and monitoring headers), in
+/// characters (names are ASCII tokens).
+pub const MAX_HEADER_NAME: usize = 256;
+pub const MAX_HEADER_VALUE: usize = 8192;
+pub const MAX_OWNERS: usize = 50;
+/// Longest owner, in characters.
+pub const MAX_OWNER: usize = 320;
 /// Longest description, in characters.
 pub const MAX_DESCRIPTION: usize = 4000;
-/// Longest contact email, phone, role and notes, in characters.
-const MAX_CONTACT_EMAIL: usize = 320;
-const MAX_CONTACT_PHONE: usize = 64;
-const MAX_CONTACT_ROLE: usize = 200;
-const MAX_CONTACT_NOTES: usize = 2000;
+/// Longest contact name, email, phone, role and notes, in characters.
+pub const MAX_CONTACT_NAME: usize = 200;
+pub const MAX_CONTACT_EMAIL: usize = 320;
+pub const MAX_CONTACT_PHONE: usize = 64;
+pub const MAX_CONTACT_ROLE: usize = 200;
+pub const MAX_CONTACT_NOTES: usize = 2000;
 
 /// Someone to call when the service is in trouble.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
-    #[schema(min_length = 1, max_length = 200)]
+    /// Not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 320)]
@@ -49,8 +72,52 @@ pub struct Contact {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialsInput {
-    /// Header name → value, e.g. `{"Authorization": "Bearer …"}`.
+    /// Header name → value, e.g. `{"Authorization": "Bearer …"}`: 1 to 20 headers.
+    #[schema(schema_with = credential_headers)]
     pub headers: BTreeMap<String, String>,
+}
+
+/// The schema of a header map that [`validate_credentials`] accepts: 1 to [`MAX_HEADERS`]
+/// headers, names and values within their limits.
+fn credential_headers() -> utoipa::openapi::Object {
+    header_map(1).build()
+}
+
+/// A header map's schema with at least `min` headers (more bounds are the validation's).
+pub fn header_map(min: usize) -> utoipa::openapi::schema::ObjectBuilder {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+    let string = |max: usize| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(max))
+    };
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .min_properties(Some(min))
+        .max_properties(Some(MAX_HEADERS))
+        .property_names(Some(string(MAX_HEADER_NAME)))
+        .additional_properties(Some(AdditionalProperties::RefOr(
+            string(MAX_HEADER_VALUE).min_length(None).into(),
+        )))
+}
+
+/// The schema of a list of owners: at most [`MAX_OWNERS`], each 1 to [`MAX_OWNER`] characters.
+pub fn owners_schema() -> utoipa::openapi::schema::ArrayBuilder {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .description(Some(format!(
+            "Owning teams or people: at most {MAX_OWNERS}, each 1 to {MAX_OWNER} characters, \
+             not blank, no control characters."
+        )))
+        .max_items(Some(MAX_OWNERS))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(MAX_OWNER))
+                .pattern(Some(NOT_BLANK_NO_CONTROL)),
+        )
 }
 
 /// What a read says about stored credentials: never the values.
@@ -77,10 +144,10 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
 
 pub fn validate_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(invalid(
             "name",
-            "1 to 200 characters, no control characters",
+            format!("1 to {MAX_NAME} characters, no control characters"),
         ));
     }
     Ok(name.to_owned())
@@ -89,7 +156,7 @@ pub fn validate_name(name: &str) -> ApiResult<String> {
 pub fn validate_environment(env: &str) -> ApiResult<String> {
     let env = env.trim().to_lowercase();
     let ok = !env.is_empty()
-        && env.len() <= 32
+        && env.len() <= MAX_ENVIRONMENT
         && env
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
@@ -114,8 +181,8 @@ pub fn validate_base_url(url: Option<String>) -> ApiResult<Option<String>> {
             "must be an http:// or https:// URL with a host",
         ));
     }
-    if url.len() > 2048 {
-        return Err(invalid("base_url", "at most 2048 characters"));
+    if url.chars().count() > MAX_URL {
+        return Err(invalid("base_url", format!("at most {MAX_URL} characters")));
     }
     Ok(Some(url.trim_end_matches('/').to_owned()))
 }
@@ -130,8 +197,11 @@ pub fn validate_owners(owners: Vec<String>) -> ApiResult<Vec<String>> {
     let mut out: Vec<String> = Vec::with_capacity(owners.len());
     for o in owners {
         let o = o.trim().to_owned();
-        if o.is_empty() || o.chars().count() > 320 || o.chars().any(char::is_control) {
-            return Err(invalid("owners", "each owner is 1 to 320 characters"));
+        if o.is_empty() || o.chars().count() > MAX_OWNER || o.chars().any(char::is_control) {
+            return Err(invalid(
+                "owners",
+                format!("each owner is 1 to {MAX_OWNER} characters"),
+            ));
         }
         if seen.insert(o.clone()) {
             out.push(o);
@@ -178,10 +248,10 @@ pub fn validate_contacts(contacts: Vec<Contact>) -> ApiResult<Vec<Contact>> {
         .into_iter()
         .map(|c| {
             let name = c.name.trim().to_owned();
-            if name.is_empty() || name.chars().count() > 200 {
+            if name.is_empty() || name.chars().count() > MAX_CONTACT_NAME {
                 return Err(invalid(
                     "contacts",
-                    "every contact needs a name (at most 200 characters)",
+                    format!("every contact needs a name (at most {MAX_CONTACT_NAME} characters)"),
                 ));
             }
             Ok(Contact {
@@ -203,17 +273,23 @@ pub fn validate_credentials(c: &CredentialsInput) -> ApiResult<()> {
         ));
     }
     for (name, value) in &c.headers {
-        if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        if name.len() > MAX_HEADER_NAME
+            || axum::http::HeaderName::from_bytes(name.as_bytes()).is_err()
+        {
             return Err(invalid(
                 "credentials.headers",
-                format!("{name:?} is not a header name"),
+                format!("{name:?} is not a header name of at most {MAX_HEADER_NAME} characters"),
             ));
         }
-        if axum::http::HeaderValue::from_str(value).is_err() {
+        if value.chars().count() > MAX_HEADER_VALUE
+            || axum::http::HeaderValue::from_str(value).is_err()
+        {
             // The value is a secret: name the header, never echo the value.
             return Err(invalid(
                 "credentials.headers",
-                format!("the value of {name} is not a valid header value"),
+                format!(
+                    "the value of {name} is not a valid header value of at most {MAX_HEADER_VALUE} characters"
+                ),
             ));
         }
     }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::service_fields::{CredentialsInput, validate_credentials};
+use super::service_fields::{CredentialsInput, MAX_URL, header_map, validate_credentials};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::monitoring::{
@@ -20,18 +20,33 @@ use crate::store::services::{Sealed, open, seal};
 
 /// Shortest and longest interval between scheduled runs of a service's checks.
 pub const INTERVAL_SECONDS: std::ops::RangeInclusive<i32> = 5..=86_400;
-const MAX_SELECTOR: usize = 1000;
+/// Longest scrape job and log selector, in characters (also in the schema).
+pub const MAX_SELECTOR: usize = 1000;
 
 /// A monitoring server of the service.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointInput {
-    /// Base URL of the server's HTTP API, e.g. `http://prometheus:9090`.
+    /// Base URL of the server's HTTP API, e.g. `http://prometheus:9090`; at most 2048
+    /// characters.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https?://[A-Za-z0-9._~-]+(:[0-9]{1,4})?([/?#][!-~]*)?$"
+    )]
     pub url: String,
-    /// Headers sent to it (write-only), e.g. a Grafana token. Omitted: the headers already
-    /// stored are kept if the URL is unchanged, dropped if it changed.
+    /// Headers sent to it (write-only), e.g. a Grafana token: at most 20. Omitted: the
+    /// headers already stored are kept if the URL is unchanged, dropped if it changed.
     #[serde(default)]
+    #[schema(schema_with = endpoint_headers)]
     pub headers: Option<BTreeMap<String, String>>,
+}
+
+/// Optional, and empty is the same as none.
+fn endpoint_headers() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    header_map(0)
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .build()
 }
 
 /// The service's own monitoring servers; unset ones fall back to `PROMETHEUS_URL`,
@@ -47,11 +62,14 @@ pub struct MonitoringInput {
     pub loki: Option<EndpointInput>,
     #[serde(default)]
     pub grafana: Option<EndpointInput>,
-    /// Prometheus scrape job of the service (default: its name).
+    /// Prometheus scrape job of the service (default: its name); at most 1000 characters.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub job: Option<String>,
-    /// LogQL stream selector of its logs (default: `{service="<name>"}`).
+    /// LogQL stream selector of its logs (default: `{service="<name>"}`); at most 1000
+    /// characters.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub log_selector: Option<String>,
 }
 
@@ -119,8 +137,8 @@ fn endpoint_url(field: &str, url: &str) -> ApiResult<String> {
             "must not carry a user name or password; give credentials as headers",
         ));
     }
-    if url.len() > 2048 {
-        return Err(invalid(field, "at most 2048 characters"));
+    if url.chars().count() > MAX_URL {
+        return Err(invalid(field, format!("at most {MAX_URL} characters")));
     }
     Ok(url.trim_end_matches('/').to_owned())
 }

@@ -15,8 +15,9 @@ use uuid::Uuid;
 use super::etag::check_if_match;
 use super::service_fields::{
     Contact, CredentialsInput, CredentialsView, credentials_view, double_option, open_contacts,
-    seal_contacts, seal_credentials, validate_base_url, validate_contacts, validate_credentials,
-    validate_description, validate_environment, validate_name, validate_owners,
+    owners_schema, seal_contacts, seal_credentials, validate_base_url, validate_contacts,
+    validate_credentials, validate_description, validate_environment, validate_name,
+    validate_owners,
 };
 use super::service_probe::{
     MonitoringInput, MonitoringView, monitoring_view, open_monitoring_headers, seal_monitoring,
@@ -54,22 +55,40 @@ pub struct ServiceView {
     pub updated_at: DateTime<Utc>,
 }
 
+// The bounds in the schemas are the validation's (`service_fields`): routes_tests.rs holds
+// them to its constants.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "payments-api", "environment": "production",
+    "base_url": "https://payments.example.com", "owners": ["team-payments"],
+    "contacts": [{"name": "Payments on-call", "email": "payments-oncall@example.com", "role": "primary on-call"}]}))]
 pub struct CreateService {
+    /// 1 to 200 characters, not blank, no control characters; unique within its environment.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
-    /// production (default), staging, …
+    /// production (default), staging, …: 1 to 32 of a-z, 0-9, `-` and `_` (upper case is
+    /// folded to lower case).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9_-]+$")]
     pub environment: Option<String>,
+    /// An `http://` or `https://` URL with a host, at most 2048 characters (the pattern is
+    /// the usual form; the server parses the URL).
     #[serde(default)]
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https?://[A-Za-z0-9._~-]+(:[0-9]{1,4})?([/?#][!-~]*)?$"
+    )]
     pub base_url: Option<String>,
     /// At most 4000 characters.
     #[serde(default)]
     #[schema(max_length = 4000)]
     pub description: Option<String>,
-    /// At most 50.
     #[serde(default)]
-    #[schema(max_items = 50)]
+    #[schema(schema_with = owners)]
     pub owners: Vec<String>,
     /// At most 50.
     #[serde(default)]
@@ -87,19 +106,29 @@ pub struct CreateService {
 }
 
 /// Absent fields stay as they are; `null` clears an optional field. A new `base_url` drops
-/// stored `credentials` unless the same request sends them again.
+/// stored `credentials` unless the same request sends them again. Fields are bounded as in
+/// [`CreateService`].
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"description": "Takes card payments", "owners": ["team-payments", "sre"]}))]
 pub struct UpdateService {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
+    #[schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9_-]+$")]
     pub environment: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = r"^https?://[A-Za-z0-9._~-]+(:[0-9]{1,4})?([/?#][!-~]*)?$")]
     pub base_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 4000)]
     pub description: Option<Option<String>>,
+    #[schema(schema_with = nullable_owners)]
     pub owners: Option<Vec<String>>,
+    #[schema(max_items = 50)]
     pub contacts: Option<Vec<Contact>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<CredentialsInput>)]
@@ -112,6 +141,17 @@ pub struct UpdateService {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<MonitoringInput>)]
     pub monitoring: Option<Option<MonitoringInput>>,
+}
+
+fn owners() -> utoipa::openapi::Array {
+    owners_schema().build()
+}
+
+fn nullable_owners() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    owners_schema()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .build()
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

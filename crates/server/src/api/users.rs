@@ -51,31 +51,64 @@ impl From<user::Model> for UserView {
     }
 }
 
+/// Longest email address, in characters.
+pub const MAX_EMAIL: usize = 320;
+/// Longest display name, in characters.
+pub const MAX_DISPLAY_NAME: usize = 200;
+
+// The bounds in the schemas are the validation's: routes_tests.rs holds them to the constants.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@example.com", "password": "Analytical-Engine-1843",
+    "role": "editor", "display_name": "Ada Lovelace"}))]
 pub struct CreateUser {
+    /// An address with a local part and a domain, at most 320 characters; stored in lower case.
+    #[schema(min_length = 3, max_length = 320, pattern = r"^[^@\s]+@[^.\s]\S*$")]
     pub email: String,
-    #[schema(format = Password)]
+    /// At least 12 characters and at most 1024 bytes (UTF-8), of at least two character
+    /// classes, and not a common password.
+    #[schema(format = Password, min_length = 12, max_length = 1024)]
     pub password: String,
     pub role: Role,
+    /// At most 200 characters; empty is none.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub display_name: Option<String>,
 }
 
+/// Absent fields stay as they are; fields are bounded as in [`CreateUser`].
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"role": "editor", "display_name": "Ada Lovelace"}))]
 pub struct UpdateUser {
     pub role: Option<Role>,
     pub disabled: Option<bool>,
+    /// Empty removes it.
+    #[schema(max_length = 200)]
     pub display_name: Option<String>,
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 12, max_length = 1024)]
     pub password: Option<String>,
+}
+
+/// A display name trimmed (empty is none), at most [`MAX_DISPLAY_NAME`] characters.
+fn display_name(name: Option<String>) -> Result<Option<String>, ApiError> {
+    let name = name.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
+    if name
+        .as_deref()
+        .is_some_and(|n| n.chars().count() > MAX_DISPLAY_NAME)
+    {
+        return Err(ApiError::validation("invalid user").field(
+            "display_name",
+            format!("at most {MAX_DISPLAY_NAME} characters"),
+        ));
+    }
+    Ok(name)
 }
 
 /// Basic address shape check; delivery is not this service's concern.
 pub fn validate_email(email: &str) -> Result<String, ApiError> {
     let e = email.trim().to_lowercase();
-    let valid = e.len() <= 320
+    let valid = e.chars().count() <= MAX_EMAIL
         && e.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && !domain.is_empty()
@@ -155,14 +188,12 @@ pub async fn create(
 pub async fn add(state: &AppState, auth: &AuthUser, body: CreateUser) -> ApiResult<user::Model> {
     auth.require_admin_session()?;
     let email = validate_email(&body.email)?;
+    let display_name = display_name(body.display_name)?;
     let new = NewUser {
         email,
         password: new_password(body.password).await?,
         role: body.role.as_str(),
-        display_name: body
-            .display_name
-            .map(|d| d.trim().to_owned())
-            .filter(|d| !d.is_empty()),
+        display_name,
     };
     let write = Write::begin(&state.db, auth.actor()).await?;
     let change = users::insert(write.txn(), new, "user.create").await?;
@@ -214,6 +245,11 @@ pub async fn update(
     {
         return Err(ApiError::conflict("you cannot disable or demote yourself"));
     }
+    // Checked before the (slow) password hashing; Some(None) removes the name.
+    let name = body
+        .display_name
+        .map(|n| display_name(Some(n)))
+        .transpose()?;
     let password = match body.password {
         Some(p) => Some(new_password(p).await?),
         None => None,
@@ -221,9 +257,7 @@ pub async fn update(
     let changes = users::Changes {
         role: body.role.map(Role::as_str),
         disabled: body.disabled,
-        display_name: body
-            .display_name
-            .map(|n| Some(n.trim().to_owned()).filter(|n| !n.is_empty())),
+        display_name: name,
         password,
     };
     let write = Write::begin(&state.db, auth.actor()).await?;

@@ -22,18 +22,25 @@ use crate::state::AppState;
 use crate::store::api_tokens::{self, NewToken};
 use crate::write::Write;
 
-const MAX_TOKEN_DAYS: i64 = 366;
+/// Longest lifetime of a token, in days (also in the schema, held to it by routes_tests.rs).
+pub const MAX_TOKEN_DAYS: i64 = 366;
+/// Longest token name, in characters.
+pub const MAX_TOKEN_NAME: usize = 200;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "CI deploy gate", "scopes": ["read"], "expires_in_days": 30}))]
 pub struct CreateApiToken {
-    /// A label to recognise the token by, e.g. "CI deploy gate".
+    /// A label to recognise the token by, e.g. "CI deploy gate"; 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
-    /// Defaults to `["read"]`.
+    /// Defaults to `["read"]`; at least one.
     #[serde(default)]
+    #[schema(min_items = 1)]
     pub scopes: Option<Vec<Scope>>,
     /// Days until the token expires (1–366, default 90).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 366)]
     pub expires_in_days: Option<i64>,
 }
 
@@ -126,8 +133,9 @@ pub async fn issue(
 ) -> ApiResult<CreatedApiToken> {
     require_session(auth)?;
     let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::validation("invalid token").field("name", "must be 1–200 characters"));
+    if name.is_empty() || name.chars().count() > MAX_TOKEN_NAME {
+        return Err(ApiError::validation("invalid token")
+            .field("name", format!("must be 1–{MAX_TOKEN_NAME} characters")));
     }
     let scopes = body.scopes.unwrap_or_else(|| vec![Scope::Read]);
     if scopes.is_empty() {

@@ -44,7 +44,27 @@ const MAX_PASSWORD_BYTES: usize = users::MAX_PASSWORD_BYTES;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    /// A `pfr_` token from a login or an earlier refresh; at most 256 characters.
+    #[schema(min_length = 1, max_length = 256)]
     pub refresh_token: String,
+}
+
+/// Longest refresh token looked up (also in the schema, held to it by routes_tests.rs); the
+/// ones issued are 47 characters.
+pub const MAX_REFRESH_TOKEN: usize = 256;
+
+impl RefreshRequest {
+    /// The presented token, trimmed; 422 when it is longer than any issued token can be.
+    fn token(&self) -> ApiResult<&str> {
+        let token = self.refresh_token.trim();
+        if token.chars().count() > MAX_REFRESH_TOKEN {
+            return Err(ApiError::validation("invalid refresh token").field(
+                "refresh_token",
+                format!("at most {MAX_REFRESH_TOKEN} characters"),
+            ));
+        }
+        Ok(token)
+    }
 }
 
 /// Tokens issued by login and refresh.
@@ -210,7 +230,7 @@ pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let presented = body.refresh_token.trim();
+    let presented = body.token()?;
     // Browser sessions live in the same store but are never exchanged for API tokens.
     if !presented.starts_with(REFRESH_TOKEN_PREFIX) {
         return Err(ApiError::unauthorized("refresh token is not valid"));
@@ -264,7 +284,7 @@ pub async fn logout(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<StatusCode> {
-    let hash = preflight_security::hash_token(body.refresh_token.trim());
+    let hash = preflight_security::hash_token(body.token()?);
     let Some(token) = sessions::find_by_hash(&state.db, &hash).await? else {
         return Err(ApiError::unauthorized("refresh token is not valid"));
     };

@@ -5,19 +5,34 @@ use super::*;
 /// Body of `PUT .../items/{key}/check`: a check as JSON, or as an annotation definition.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"definition": "health"}))]
 pub struct CheckUpdate {
     /// The check as JSON tagged by `kind` (e.g. `{"kind": "health"}`); `null` removes it.
     #[schema(value_type = Option<Object>)]
     #[serde(default)]
     pub check: Option<serde_json::Value>,
-    /// Alternatively, the check as written in an annotation: `rate_limit path=/login burst=50`.
+    /// Alternatively, the check as written in an annotation: `rate_limit path=/login burst=50`;
+    /// at most 2000 characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 2000)]
     pub definition: Option<String>,
 }
+
+/// Longest check definition, in characters (also in the schema, held to it by routes_tests.rs):
+/// an annotation is one line of a checklist.
+pub const MAX_DEFINITION: usize = 2000;
 
 impl CheckUpdate {
     /// The validated check (`None` removes it); 422 naming the problem otherwise.
     pub fn resolve(self) -> ApiResult<Option<CheckSpec>> {
+        if self
+            .definition
+            .as_deref()
+            .is_some_and(|d| d.chars().count() > MAX_DEFINITION)
+        {
+            return Err(ApiError::validation("invalid check")
+                .field("definition", format!("at most {MAX_DEFINITION} characters")));
+        }
         match (self.check, self.definition) {
             (Some(_), Some(_)) => Err(ApiError::validation("give either check or definition")),
             (None, Some(def)) => CheckSpec::from_definition(&def).map(Some).map_err(|e| {

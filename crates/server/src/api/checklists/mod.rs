@@ -7,7 +7,7 @@ mod markdown_cache;
 pub use markdown_cache::forget as forget_markdown;
 mod views;
 
-pub use item_check::{__path_put_item_check, CheckUpdate, put_item_check};
+pub use item_check::{__path_put_item_check, CheckUpdate, MAX_DEFINITION, put_item_check};
 pub use views::*;
 
 use axum::body::Bytes;
@@ -54,8 +54,32 @@ pub struct ListParams {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ImportParams {
-    /// Name of the template; default: the document's `# Title`.
+    /// Name of the template, at most 200 characters, not blank, no control characters;
+    /// default: the document's `# Title`.
+    #[param(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
+}
+
+/// Longest template name, in characters (also in the document, held to it by routes_tests.rs).
+pub const MAX_NAME: usize = 200;
+
+/// The request body example of an import: a document that imports.
+fn import_example() -> serde_json::Value {
+    serde_json::Value::from(
+        "# Example service\n\n## Operations\n\n- [ ] Runbooks are linked from every alert\n\
+         - [ ] Liveness and readiness endpoints answer <!-- check: health -->\n",
+    )
+}
+
+/// The request body example of a new version: without a `# Title` the name stays.
+fn update_example() -> serde_json::Value {
+    serde_json::Value::from(
+        "## Operations\n\n- [ ] Runbooks are linked from every alert\n\
+         - [ ] Dashboards show the golden signals\n",
+    )
 }
 
 fn resolve_name(given: Option<&str>, doc: &Checklist, fallback: Option<&str>) -> ApiResult<String> {
@@ -68,9 +92,11 @@ fn resolve_name(given: Option<&str>, doc: &Checklist, fallback: Option<&str>) ->
         return Err(ApiError::validation("the checklist needs a name")
             .field("name", "give the document a `# Title` or pass ?name="));
     }
-    if name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(ApiError::validation("invalid checklist name")
-            .field("name", "at most 200 characters, no control characters"));
+    if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(ApiError::validation("invalid checklist name").field(
+            "name",
+            format!("at most {MAX_NAME} characters, no control characters"),
+        ));
     }
     Ok(name.to_owned())
 }
@@ -133,7 +159,7 @@ pub async fn list(
 
 #[utoipa::path(post, path = "/checklists", operation_id = "import_checklist", tag = "checklists", security(("bearer" = [])),
     params(ImportParams),
-    request_body(content = String, content_type = "text/markdown", description = "A Markdown task list"),
+    request_body(content = String, content_type = "text/markdown", description = "A Markdown task list", example = import_example),
     responses((status = 201, description = "Imported; `id` names the new template", body = ChecklistView),
         (status = 400, response = problems::BadRequest),
         (status = 401, response = problems::Unauthorized),
@@ -210,7 +236,7 @@ pub async fn get(
 #[utoipa::path(put, path = "/checklists/{id}", operation_id = "update_checklist", tag = "checklists", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Checklist id"), ImportParams,
         ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
-    request_body(content = String, content_type = "text/markdown", description = "The new version of the document"),
+    request_body(content = String, content_type = "text/markdown", description = "The new version of the document", example = update_example),
     responses((status = 200, description = "New version stored; existing reviews keep their copy", body = ChecklistView),
         (status = 400, response = problems::BadRequest),
         (status = 401, response = problems::Unauthorized),
