@@ -2,8 +2,10 @@
 //!
 //! Written here rather than taken from a crate because it must sit between the two halves of
 //! a cache read (the miss and the fill) for both backends, and tokio's `OnceCell` already does
-//! the hard part: the first caller runs the fill, the others wait for its result, and when the
-//! fill fails or its caller goes away (a client disconnected) the next waiter takes over.
+//! the hard part: the first caller runs the fill and the others wait for its result; when its
+//! caller goes away (a client disconnected) the next waiter takes over. When the fill fails,
+//! every waiter fills on its own at once: were they to take turns, each would wait out the
+//! failures of all before it (a database that is down times out each of them in turn).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -12,17 +14,21 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
+/// A flight's outcome: the value, or `None` when its fill failed.
+type Cell = OnceCell<Option<Bytes>>;
+
 #[derive(Default)]
 pub(super) struct Flights {
-    in_flight: Mutex<HashMap<String, Arc<OnceCell<Bytes>>>>,
+    in_flight: Mutex<HashMap<String, Arc<Cell>>>,
 }
 
 impl Flights {
     /// The value of `slot` as computed by `fill`, run by one caller at a time: callers that
-    /// arrive while a fill runs share its result.
+    /// arrive while a fill runs share its result. `fill` is told whether it runs because
+    /// another caller's fill just failed (then it should not wait for anyone else's).
     pub(super) async fn run<E, F, Fut>(&self, slot: &str, fill: F) -> Result<Bytes, E>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce(bool) -> Fut,
         Fut: Future<Output = Result<Bytes, E>>,
     {
         let cell = self
@@ -35,10 +41,27 @@ impl Flights {
             slot,
             cell,
         };
-        leave.cell.get_or_try_init(fill).await.cloned()
+        let mut fill = Some(fill);
+        let mut error = None;
+        let shared = leave
+            .cell
+            .get_or_init(|| async {
+                let fill = fill.take()?;
+                fill(false).await.map_err(|e| error = Some(e)).ok()
+            })
+            .await
+            .clone();
+        drop(leave);
+        match (shared, error, fill) {
+            (Some(value), _, _) => Ok(value),
+            (None, Some(error), _) => Err(error),
+            // Another caller's fill failed: fill for this caller now, alongside the others.
+            (None, None, Some(fill)) => fill(true).await,
+            (None, None, None) => unreachable!("a fill that ran either stored a value or failed"),
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<OnceCell<Bytes>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Cell>>> {
         self.in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -51,7 +74,7 @@ impl Flights {
 struct Leave<'a> {
     flights: &'a Flights,
     slot: &'a str,
-    cell: Arc<OnceCell<Bytes>>,
+    cell: Arc<Cell>,
 }
 
 impl Drop for Leave<'_> {

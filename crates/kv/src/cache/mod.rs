@@ -310,16 +310,19 @@ impl Cache {
             return Ok(value);
         }
         self.record(false);
+        let (slot, fresh) = (&slot, &fresh);
         self.inner
             .flights
-            .run(&slot.0, || async {
+            .run(&slot.0, |after_failure| async move {
                 // Another flight may have stored it between this caller's miss and now.
                 if let Some(value) = self.fetch(&slot.0).await.filter(|v| fresh(v)) {
                     return Ok(value);
                 }
+                // After a failed fill in this process, waiting on the other replicas' fill
+                // lock would line this process's callers up behind each other again.
                 let remote = match &self.inner.backend {
-                    Backend::Redis(remote) => Some(remote),
-                    Backend::Local(_) => None,
+                    Backend::Redis(remote) if !after_failure => Some(remote),
+                    _ => None,
                 };
                 let mut lock = None;
                 if let Some(remote) = remote {

@@ -27,6 +27,7 @@ macro_rules! cache_contract {
             a_value_computed_across_an_invalidation_is_not_served_afterwards,
             concurrent_misses_fill_once_and_share_the_value,
             a_failed_fill_is_retried_by_a_waiting_caller,
+            after_a_failed_fill_the_waiters_fill_together_not_in_turn,
             stale_entries_are_refilled_once,
             slots_resolve_and_read_in_batches_and_honour_invalidation,
             a_cancelled_fill_leaves_nothing_behind,
@@ -274,6 +275,27 @@ pub async fn a_failed_fill_is_retried_by_a_waiting_caller(backend: &Backend) {
         ]
     );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+pub async fn after_a_failed_fill_the_waiters_fill_together_not_in_turn(backend: &Backend) {
+    let cache = backend.cache("flights");
+    let (calls, running, most) = (AtomicU32::new(0), AtomicU32::new(0), AtomicU32::new(0));
+    // Every fill fails, as while the database is down.
+    let fill = || async {
+        calls.fetch_add(1, Ordering::SeqCst);
+        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+        most.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        running.fetch_sub(1, Ordering::SeqCst);
+        Err::<Vec<u8>, _>("the database is down")
+    };
+    let reads = (0..4).map(|_| cache.get_or_fill("t", "k", LONG, |_| true, fill));
+    for outcome in futures::future::join_all(reads).await {
+        assert_eq!(outcome, Err("the database is down"));
+    }
+    // The first fill, then the three waiters at once (in turn, at most one would run).
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    assert_eq!(most.load(Ordering::SeqCst), 3);
 }
 
 pub async fn stale_entries_are_refilled_once(backend: &Backend) {

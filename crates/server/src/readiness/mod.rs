@@ -111,4 +111,3 @@ pub async fn score_services<C: ConnectionTrait>(
     }
     Ok(out)
 }
-
