@@ -225,7 +225,7 @@ fn unavailability(e: &sea_orm::DbErr) -> Option<&'static str> {
                 }
                 // Sessions ended by a shutdown, a crash or an administrator, or the server
                 // still starting (57P01-57P03): the database is away, not the request wrong.
-                Some(code) if code.starts_with("57P") => {
+                Some(code) if matches!(code.as_ref(), "57P01" | "57P02" | "57P03") => {
                     Some("the database ended the connection; retry shortly")
                 }
                 // SQLITE_BUSY, SQLITE_LOCKED: the busy timeout passed behind other writers.

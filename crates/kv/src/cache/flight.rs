@@ -4,8 +4,7 @@
 //! a cache read (the miss and the fill) for both backends, and tokio's `OnceCell` already does
 //! the hard part: the first caller runs the fill and the others wait for its result; when its
 //! caller goes away (a client disconnected) the next waiter takes over. When the fill fails,
-//! every waiter fills on its own at once: were they to take turns, each would wait out the
-//! failures of all before it (a database that is down times out each of them in turn).
+//! the waiters fill again in turn or all at once, as the caller chose ([`AfterFailure`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -22,42 +21,67 @@ pub(super) struct Flights {
     in_flight: Mutex<HashMap<String, Arc<Cell>>>,
 }
 
+/// What the callers waiting on a fill do when it fails.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum AfterFailure {
+    /// They fill again one at a time, as a new flight: for fills that are costly (a cold
+    /// readiness overview), where many at once would be the stampede the flight prevents.
+    InTurn,
+    /// Each fills on its own at once: for small fills (a token's standing) that fail fast
+    /// and alike, where taking turns would queue every caller behind the timeouts of all
+    /// before it while the database is away.
+    Together,
+}
+
 impl Flights {
     /// The value of `slot` as computed by `fill`, run by one caller at a time: callers that
     /// arrive while a fill runs share its result. `fill` is told whether it runs because
-    /// another caller's fill just failed (then it should not wait for anyone else's).
-    pub(super) async fn run<E, F, Fut>(&self, slot: &str, fill: F) -> Result<Bytes, E>
+    /// another caller's fill just failed and `after_failure` is [`AfterFailure::Together`]
+    /// (then it should not wait for anyone else's).
+    pub(super) async fn run<E, F, Fut>(
+        &self,
+        slot: &str,
+        after_failure: AfterFailure,
+        fill: F,
+    ) -> Result<Bytes, E>
     where
         F: FnOnce(bool) -> Fut,
         Fut: Future<Output = Result<Bytes, E>>,
     {
-        let cell = self
-            .lock()
-            .entry(slot.to_owned())
-            .or_insert_with(|| Arc::new(OnceCell::new()))
-            .clone();
-        let leave = Leave {
-            flights: self,
-            slot,
-            cell,
-        };
         let mut fill = Some(fill);
-        let mut error = None;
-        let shared = leave
-            .cell
-            .get_or_init(|| async {
-                let fill = fill.take()?;
-                fill(false).await.map_err(|e| error = Some(e)).ok()
-            })
-            .await
-            .clone();
-        drop(leave);
-        match (shared, error, fill) {
-            (Some(value), _, _) => Ok(value),
-            (None, Some(error), _) => Err(error),
-            // Another caller's fill failed: fill for this caller now, alongside the others.
-            (None, None, Some(fill)) => fill(true).await,
-            (None, None, None) => unreachable!("a fill that ran either stored a value or failed"),
+        loop {
+            let cell = self
+                .lock()
+                .entry(slot.to_owned())
+                .or_insert_with(|| Arc::new(OnceCell::new()))
+                .clone();
+            let leave = Leave {
+                flights: self,
+                slot,
+                cell,
+            };
+            let mut error = None;
+            let shared = leave
+                .cell
+                .get_or_init(|| async {
+                    let fill = fill.take()?;
+                    fill(false).await.map_err(|e| error = Some(e)).ok()
+                })
+                .await
+                .clone();
+            drop(leave);
+            match (shared, error, fill.take()) {
+                (Some(value), _, _) => return Ok(value),
+                (None, Some(error), _) => return Err(error),
+                // Another caller's fill failed.
+                (None, None, Some(mine)) => match after_failure {
+                    AfterFailure::Together => return mine(true).await,
+                    AfterFailure::InTurn => fill = Some(mine),
+                },
+                (None, None, None) => {
+                    unreachable!("a fill that ran either stored a value or failed")
+                }
+            }
         }
     }
 
@@ -68,9 +92,9 @@ impl Flights {
     }
 }
 
-/// Takes a caller's flight out of the map when it ends (done, failed or cancelled), unless
-/// it failed or was cancelled while others still wait on it: one of them fills next, and
-/// callers arriving meanwhile must join that fill rather than start another.
+/// Takes a caller's flight out of the map when it ends (done or failed), or when it was
+/// cancelled and nobody else waits on it; a flight cancelled while others wait stays, since
+/// one of them fills next and callers arriving meanwhile must join that fill.
 struct Leave<'a> {
     flights: &'a Flights,
     slot: &'a str,

@@ -225,8 +225,10 @@ impl Cache {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((value, new));
         };
+        // Values cached this way are small and quick to compute: after a failure, waiting in
+        // turn would only add up the failures' timeouts.
         let bytes = self
-            .get_or_fill(
+            .fill_once(
                 tag,
                 key,
                 ttl,
@@ -237,6 +239,7 @@ impl Cache {
                     }
                     None => self.decode::<T>(bytes).map(|v| keep(v, true)).is_some(),
                 },
+                flight::AfterFailure::Together,
                 || async {
                     let value = compute().await?;
                     let bytes = self.encode(&value).unwrap_or_default();
@@ -301,6 +304,24 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Vec<u8>, E>>,
     {
+        self.fill_once(tag, key, ttl, fresh, flight::AfterFailure::InTurn, fill)
+            .await
+    }
+
+    /// [`Cache::get_or_fill`], with what waiters do when a fill fails.
+    async fn fill_once<E, F, Fut>(
+        &self,
+        tag: &str,
+        key: &str,
+        ttl: Duration,
+        fresh: impl Fn(&[u8]) -> bool + Sync,
+        after_failure: flight::AfterFailure,
+        fill: F,
+    ) -> Result<Bytes, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<u8>, E>>,
+    {
         let Some(slot) = self.slot(tag, key).await else {
             self.record(false);
             return fill().await.map(Bytes::from);
@@ -313,7 +334,7 @@ impl Cache {
         let (slot, fresh) = (&slot, &fresh);
         self.inner
             .flights
-            .run(&slot.0, |after_failure| async move {
+            .run(&slot.0, after_failure, |after_failure| async move {
                 // Another flight may have stored it between this caller's miss and now.
                 if let Some(value) = self.fetch(&slot.0).await.filter(|v| fresh(v)) {
                     return Ok(value);

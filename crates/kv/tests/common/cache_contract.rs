@@ -280,22 +280,40 @@ pub async fn a_failed_fill_is_retried_by_a_waiting_caller(backend: &Backend) {
 pub async fn after_a_failed_fill_the_waiters_fill_together_not_in_turn(backend: &Backend) {
     let cache = backend.cache("flights");
     let (calls, running, most) = (AtomicU32::new(0), AtomicU32::new(0), AtomicU32::new(0));
-    // Every fill fails, as while the database is down.
-    let fill = || async {
+    let failing = |calls: &AtomicU32, running: &AtomicU32, most: &AtomicU32| {
         calls.fetch_add(1, Ordering::SeqCst);
         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
         most.fetch_max(now, Ordering::SeqCst);
+    };
+    // Every fill fails, as while the database is down.
+    let compute = || async {
+        failing(&calls, &running, &most);
         tokio::time::sleep(Duration::from_millis(100)).await;
         running.fetch_sub(1, Ordering::SeqCst);
-        Err::<Vec<u8>, _>("the database is down")
+        Err::<u32, _>("the database is down")
     };
-    let reads = (0..4).map(|_| cache.get_or_fill("t", "k", LONG, |_| true, fill));
+    // Small JSON values (a token's standing): the waiters fill again at once.
+    let reads = (0..4).map(|_| cache.get_or_insert_with_json("t", "k", LONG, compute));
     for outcome in futures::future::join_all(reads).await {
         assert_eq!(outcome, Err("the database is down"));
     }
-    // The first fill, then the three waiters at once (in turn, at most one would run).
     assert_eq!(calls.load(Ordering::SeqCst), 4);
-    assert_eq!(most.load(Ordering::SeqCst), 3);
+    assert_eq!(most.load(Ordering::SeqCst), 3, "the three waiters at once");
+
+    // Raw fills (a cold readiness document, costly): they take turns, never two at a time.
+    let (calls, running, most) = (AtomicU32::new(0), AtomicU32::new(0), AtomicU32::new(0));
+    let fill = || async {
+        failing(&calls, &running, &most);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        running.fetch_sub(1, Ordering::SeqCst);
+        Err::<Vec<u8>, _>("the database is down")
+    };
+    let reads = (0..4).map(|_| cache.get_or_fill("t", "raw", LONG, |_| true, fill));
+    for outcome in futures::future::join_all(reads).await {
+        assert_eq!(outcome, Err("the database is down"));
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    assert_eq!(most.load(Ordering::SeqCst), 1, "one fill at a time");
 }
 
 pub async fn stale_entries_are_refilled_once(backend: &Backend) {

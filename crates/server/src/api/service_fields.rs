@@ -27,7 +27,7 @@ pub const MAX_URL: usize = 2048;
 /// The usual form of the URLs [`validate_base_url`] accepts, as a schema pattern: `http` or
 /// `https`, a host name or IPv4 address, an optional port, path and query. The server parses
 /// the URL and also takes some the pattern leaves out (IPv6 hosts, upper-case schemes).
-pub const URL_PATTERN: &str = r"^https?://[A-Za-z0-9._~-]+(:[0-9]{1,4})?([/?#][!-~]*)?$";
+pub const URL_PATTERN: &str = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+([/?#][!-~]*)?$";
 pub const MAX_CONTACTS: usize = 50;
 pub const MAX_HEADERS: usize = 20;
 /// Longest header name and value of probe credentials (and monitoring headers), in

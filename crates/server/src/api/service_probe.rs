@@ -31,7 +31,7 @@ pub struct EndpointInput {
     /// characters.
     #[schema(
         max_length = 2048,
-        pattern = r"^https?://[A-Za-z0-9._~-]+(:[0-9]{1,4})?([/?#][!-~]*)?$"
+        pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+([/?#][!-~]*)?$"
     )]
     pub url: String,
     /// Headers sent to it (write-only), e.g. a Grafana token: at most 20. Omitted: the

@@ -80,7 +80,7 @@ pub struct CreateService {
     #[serde(default)]
     #[schema(
         max_length = 2048,
-        pattern = r"^https?://[A-Za-z0-9._~-]+(:[0-9]{1,4})?([/?#][!-~]*)?$"
+        pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+([/?#][!-~]*)?$"
     )]
     pub base_url: Option<String>,
     /// At most 4000 characters.
@@ -121,7 +121,7 @@ pub struct UpdateService {
     #[schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9_-]+$")]
     pub environment: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, max_length = 2048, pattern = r"^https?://[A-Za-z0-9._~-]+(:[0-9]{1,4})?([/?#][!-~]*)?$")]
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+([/?#][!-~]*)?$")]
     pub base_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, max_length = 4000)]

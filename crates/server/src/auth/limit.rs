@@ -21,6 +21,10 @@ where
         return next(req).await;
     }
     let (scope, key, spec) = match req.extensions().get::<Authentication>() {
+        // The caller could not be checked (the database is away): the answer is a 503, and
+        // counting a token's requests against its address's anonymous limit would turn
+        // them into 429s instead.
+        Some(Authentication::Unavailable) => return next(req).await,
         Some(Authentication::Authenticated(user)) => match &user.credential {
             Credential::ApiToken { id, .. } => (
                 "token",

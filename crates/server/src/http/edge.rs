@@ -83,13 +83,15 @@ where
         // its future owns what it needs, so nothing has to be cloned per request.
         let inner = self.inner.call(req);
         Box::pin(async move {
-            let answered = request_context::scope(id.clone(), inner).await;
-            let res = match answered {
-                Ok(res) => res,
-                Err(never) => match never {},
-            };
+            // The problem document of a bare error names the request id: rewrite in scope.
+            let mut res = request_context::scope(id.clone(), async move {
+                match inner.await {
+                    Ok(res) => problem::rewrite_bare_error(res),
+                    Err(never) => match never {},
+                }
+            })
+            .await;
             drop(in_flight);
-            let mut res = problem::rewrite_bare_error(res);
             shared.policy.apply(is_docs, res.headers_mut());
             res.headers_mut().insert(request_id::HEADER, id_header);
             let elapsed = start.elapsed();

@@ -17,7 +17,7 @@ pub const UNMATCHED: &str = "unmatched";
 /// The handles of one label set.
 #[derive(Clone)]
 struct Series {
-    method: Method,
+    method: &'static str,
     status: u16,
     count: Counter,
     duration: Histogram,
@@ -51,27 +51,30 @@ impl RequestMetrics {
         InFlight(gauge)
     }
 
-    /// Counts a served request and records its latency.
+    /// Counts a served request and records its latency. Methods other than the standard
+    /// ones count as `OTHER`: hyper accepts any token as a method, and each would otherwise
+    /// be a series of its own.
     pub fn record(&self, route: &str, method: &Method, status: u16, elapsed: Duration) {
+        let method = method_label(method);
         let series = self.series(route, method, status);
         series.count.increment(1);
         series.duration.record(elapsed.as_secs_f64());
     }
 
-    fn series(&self, route: &str, method: &Method, status: u16) -> Series {
-        let matches = |s: &&Series| s.status == status && s.method == *method;
+    fn series(&self, route: &str, method: &'static str, status: u16) -> Series {
+        let matches = |s: &&Series| s.status == status && s.method == method;
         if let Ok(routes) = self.routes.read()
             && let Some(found) = routes.get(route).and_then(|v| v.iter().find(matches))
         {
             return found.clone();
         }
         let labels = [
-            ("method", method.as_str().to_owned()),
+            ("method", method.to_owned()),
             ("route", route.to_owned()),
             ("status", status.to_string()),
         ];
         let series = Series {
-            method: method.clone(),
+            method,
             status,
             count: metrics::counter!("preflight_http_requests_total", &labels),
             duration: metrics::histogram!("preflight_http_request_duration_seconds", &labels),
@@ -84,6 +87,22 @@ impl RequestMetrics {
             }
         }
         series
+    }
+}
+
+/// The `method` label: the standard methods by name, any other token as `OTHER`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
     }
 }
 
@@ -110,8 +129,16 @@ mod tests {
         m.record("/a", &Method::POST, 200, Duration::from_millis(1));
         m.record("/a", &Method::GET, 404, Duration::from_millis(1));
         m.record("/b", &Method::GET, 200, Duration::from_millis(1));
+        let made_up = Method::from_bytes(b"MADEUP").unwrap();
+        m.record("/a", &made_up, 405, Duration::from_millis(1));
+        m.record(
+            "/a",
+            &Method::from_bytes(b"OTHERONE").unwrap(),
+            405,
+            Duration::from_millis(1),
+        );
         let routes = m.routes.read().unwrap();
-        assert_eq!(routes["/a"].len(), 3);
+        assert_eq!(routes["/a"].len(), 4, "made-up methods share one series");
         assert_eq!(routes["/b"].len(), 1);
     }
 }

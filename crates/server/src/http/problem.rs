@@ -39,7 +39,7 @@ pub fn rewrite_bare_error(res: Response) -> Response {
     for (k, v) in parts.headers.iter() {
         if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH && k != header::CONTENT_ENCODING
         {
-            new.headers_mut().insert(k.clone(), v.clone());
+            new.headers_mut().append(k.clone(), v.clone());
         }
     }
     new

@@ -3,7 +3,9 @@
 //! "request_id":"...","status":200,...,"target":"preflight::http"}`: the event's fields at the
 //! top level in the order they were given, then its target. Spans are not written.
 //!
-//! The same shape as `tracing-subscriber`'s JSON formatter with `flatten_event(true)`, which
+//! The same shape as `tracing-subscriber`'s JSON formatter with `flatten_event(true)` (events
+//! bridged from the `log` crate keep their `log.*` fields and take `log.target` as target;
+//! 128-bit integers are written as strings, as there), which
 //! the log pipeline (`deploy/alloy`) and docs/logging.md describe. Written here because that
 //! formatter bridges `io::Write` to `fmt::Write` byte by byte (checking UTF-8 on every write)
 //! and cost more than the rest of the access-log path together; this one writes the escaped
@@ -45,10 +47,14 @@ impl<S: Subscriber> Layer<S> for JsonLines {
             }
         };
         // Re-entered (an event logged while formatting one): use a buffer of its own.
-        LINE.with(|buf| match buf.try_borrow_mut() {
+        // (Or logged while this thread's buffer is being destroyed.)
+        let written = LINE.try_with(|buf| match buf.try_borrow_mut() {
             Ok(mut line) => write(&mut line),
             Err(_) => write(&mut Vec::new()),
         });
+        if written.is_err() {
+            write(&mut Vec::new());
+        }
     }
 }
 
@@ -85,12 +91,10 @@ struct Fields<'a> {
 }
 
 impl Fields<'_> {
-    /// `,"name":` for a field to write; `None` for the `log` bridge's own fields.
+    /// `,"name":` for a field to write (the `log` bridge's `log.*` fields included, as
+    /// tracing-subscriber writes them).
     fn key(&mut self, field: &Field) -> Option<&mut Vec<u8>> {
         let name = field.name();
-        if name.starts_with("log.") {
-            return None;
-        }
         self.out.push(b',');
         escaped(self.out, name);
         self.out.push(b':');
@@ -104,7 +108,6 @@ impl Visit for Fields<'_> {
         let _ = write!(self.text, "{value:?}");
         if field.name() == "log.target" {
             self.log_target = Some(self.text.clone());
-            return;
         }
         let text = std::mem::take(&mut self.text);
         if let Some(out) = self.key(field) {
@@ -116,7 +119,6 @@ impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "log.target" {
             self.log_target = Some(value.to_owned());
-            return;
         }
         if let Some(out) = self.key(field) {
             escaped(out, value);
@@ -130,18 +132,6 @@ impl Visit for Fields<'_> {
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if let Some(out) = self.key(field) {
-            let _ = write_display(out, value);
-        }
-    }
-
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        if let Some(out) = self.key(field) {
-            let _ = write_display(out, value);
-        }
-    }
-
-    fn record_u128(&mut self, field: &Field, value: u128) {
         if let Some(out) = self.key(field) {
             let _ = write_display(out, value);
         }

@@ -19,6 +19,9 @@ const GATHER: Duration = Duration::from_millis(50);
 const WRITE_AT: usize = 256 * 1024;
 /// Loggers wait for the writer beyond this many queued bytes.
 const MAX_QUEUED: usize = 8 * 1024 * 1024;
+/// How long dropping the guard waits for the last lines to be written (a stalled stdout must
+/// not keep the process from exiting).
+const FINAL_WRITE: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct Queue {
@@ -52,6 +55,7 @@ pub struct LineSink(Arc<Shared>);
 pub struct SinkGuard {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    finished: std::sync::mpsc::Receiver<()>,
 }
 
 impl LineSink {
@@ -61,17 +65,23 @@ impl LineSink {
         out: impl Write + Send + 'static,
     ) -> std::io::Result<(Self, SinkGuard)> {
         let shared = Arc::new(Shared::default());
+        let (done, finished) = std::sync::mpsc::channel();
         let thread = {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name(name.to_owned())
-                .spawn(move || write_batches(&shared, out))?
+                .spawn(move || {
+                    // Should the writer die (a panic), loggers must not wait for it for ever.
+                    let _closed = CloseOnExit(&shared, done);
+                    write_batches(&shared, out);
+                })?
         };
         Ok((
             Self(shared.clone()),
             SinkGuard {
                 shared,
                 thread: Some(thread),
+                finished,
             },
         ))
     }
@@ -137,12 +147,26 @@ fn write_batches(shared: &Shared, mut out: impl Write) {
     }
 }
 
+/// Marks the sink closed when the writer thread ends, however it ends.
+struct CloseOnExit<'a>(&'a Shared, std::sync::mpsc::Sender<()>);
+
+impl Drop for CloseOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.room.notify_all();
+        let _ = self.1.send(());
+    }
+}
+
 impl Drop for SinkGuard {
     fn drop(&mut self) {
         self.shared.lock().closed = true;
         self.shared.lines_arrived.notify_one();
         self.shared.room.notify_all();
-        if let Some(thread) = self.thread.take() {
+        // Joined only once it has finished: a writer stuck on a stalled stdout is left behind.
+        if self.finished.recv_timeout(FINAL_WRITE).is_ok()
+            && let Some(thread) = self.thread.take()
+        {
             let _ = thread.join();
         }
     }
