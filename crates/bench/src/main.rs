@@ -88,10 +88,13 @@ fn fresh_postgres(base: &str) -> anyhow::Result<String> {
     let name = format!("preflight_bench_{}", std::process::id());
     let status = std::process::Command::new("psql")
         .arg(base)
-        .arg("-qc")
-        .arg(format!(
-            "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-        ))
+        // One statement per -c: psql sends a single -c as one transaction, which DROP
+        // DATABASE and CREATE DATABASE refuse.
+        .arg("-q")
+        .arg("-c")
+        .arg(format!("DROP DATABASE IF EXISTS {name}"))
+        .arg("-c")
+        .arg(format!("CREATE DATABASE {name}"))
         .status()
         .context("running psql to create the benchmark's database")?;
     anyhow::ensure!(status.success(), "psql could not create {name}");
