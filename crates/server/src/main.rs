@@ -23,5 +23,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(preflight::cli::run(cli))
+    let code = runtime.block_on(preflight::cli::run(cli));
+    // Bounded: dropping the runtime waits for every task, and a task that never stops (seen
+    // once: a database pool's maintenance task spinning after `backup verify`, its timers gone
+    // with the runtime) must not keep a finished command from exiting.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    code
 }
