@@ -533,11 +533,8 @@ async fn redis_killed_and_restarted_under_writes_is_named_by_ready_and_survived(
 
     // The rate limiter counted its checks that Redis could not answer, and within a few
     // seconds it is on the new server (its script loaded anew): the count stops growing.
-    let errors = |text: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix("preflight_rate_limit_errors_total "))
-            .map_or(0.0, |v| v.parse::<f64>().unwrap())
-    };
+    let errors =
+        |text: &str| harness::metric(text, "preflight_rate_limit_errors_total ").unwrap_or(0.0);
     assert!(errors(&app.metrics().await) > 0.0, "the outage was counted");
     let admin = app.as_bearer(&token);
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -565,3 +565,12 @@ impl Call {
         assert_problem(self.send().await, status).await
     }
 }
+
+/// The value of the first sample in a Prometheus exposition whose line starts with `prefix`
+/// (a name, or a name and labels).
+pub fn metric(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}

@@ -5,12 +5,7 @@ use serde_json::{Value, json};
 use crate::checklist_support::*;
 use crate::harness::{self, Options, TestApp};
 
-fn metric(text: &str, prefix: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
+use crate::harness::metric;
 
 async fn write_is_visible_in_the_next_read(app: &TestApp) {
     let (admin, rid, sid) = small_review(app).await;
